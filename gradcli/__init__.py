@@ -1,0 +1,21 @@
+"""gradcli: values, gradients, Jacobians and Hessians of small programs
+written in YAML specs, on a numpy engine."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from gradcli.api import Problem
+
+
+def load(source: Any, dtype: str | None = None) -> Problem:
+    """Load a spec (path or dict); see `gradcli.api.Problem`."""
+    from gradcli.api import load as _load
+
+    return _load(source, dtype=dtype)
+
+
+__all__ = ["load", "__version__"]

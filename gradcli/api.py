@@ -1,0 +1,214 @@
+"""The public Python API: `load(spec)` gives a Problem that builds and plans
+each requested graph once; every later call with `values=` only evaluates.
+
+    p = gradcli.load("spec.yaml")
+    p.evaluate()                         # {"y": array}
+    p.grad(wrt=["a", "x[0,1]"], order=2)  # {"a": array | None, "x[0,1]": ...}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradcli.autodiff import sum_all, vjp
+from gradcli.errors import Location, SpecError
+from gradcli.evaluate import Program, plan
+from gradcli.functions.context import Context
+from gradcli.graph import Node, depends_on, leaf
+from gradcli.ops import nodes as N
+from gradcli.ops.structure import getitem
+from gradcli.sources import Source, explain_unconnected, parse_source
+from gradcli.spec.expr import compile_expr
+from gradcli.spec.inputs import MAX_ELEMENTS
+from gradcli.spec.load import ConstExpr, Spec, load_dict, load_file
+
+Values = Mapping[str, Any]
+
+
+def load(source: str | Path | dict[str, Any], dtype: str | None = None,
+         max_elements: int = MAX_ELEMENTS) -> Problem:
+    """A Problem from a spec file path or a dict shaped like the YAML."""
+    if isinstance(source, dict):
+        spec = load_dict(source, dtype=dtype, limit=max_elements)
+    else:
+        spec = load_file(str(source), dtype=dtype, limit=max_elements)
+    return Problem(spec)
+
+
+@dataclass(frozen=True)
+class GradPlan:
+    program: Program
+    sources: tuple[Source, ...]
+    connected: tuple[bool, ...]
+    cotangents: tuple[str, ...]
+
+
+class Problem:
+    """A spec's graph: inputs as leaves, `let` and outputs as nodes."""
+
+    def __init__(self, spec: Spec, sets: Mapping[str, np.ndarray] | None = None) -> None:
+        self.spec = spec
+        self.ctx = Context(spec.dtype)
+        self.values: dict[str, np.ndarray] = {}
+        self.leaves: dict[str, Node] = {}
+        raw = {**spec.inputs, **(sets or {})}
+        for name, value in raw.items():
+            array = self.constant_value(value) if isinstance(value, ConstExpr) else value
+            self.values[name] = array
+            self.leaves[name] = leaf(name, array.shape, str(array.dtype))
+        self.named: dict[str, Node] = dict(self.leaves)
+        for expr in spec.lets:
+            self.named[expr.name] = compile_expr(expr.text, self.named, self.ctx, expr.where)
+        self.outputs: dict[str, Node] = {}
+        for expr in spec.outputs:
+            node = compile_expr(expr.text, self.named, self.ctx, expr.where)
+            self.outputs[expr.name] = node
+            self.named[expr.name] = node
+        self._plans: dict[Any, Any] = {}
+
+    def constant_value(self, value: ConstExpr) -> np.ndarray:
+        """The array of a constant expression (inputs like "ones((4, 1)) * 2")."""
+        node = compile_expr(value.text, {}, self.ctx, value.where)
+        (array,) = plan([node]).run({})
+        return np.asarray(array, dtype=self.spec.dtype if node.is_float else node.dtype)
+
+    # ---- selection ---------------------------------------------------------------
+
+    def select_outputs(self, names: Sequence[str] | None) -> list[tuple[str, Node]]:
+        if not names:
+            return list(self.outputs.items())
+        chosen = []
+        for name in names:
+            if name not in self.named or name in self.leaves:
+                from gradcli.spec.load import suggest
+
+                raise SpecError(f"unknown output '{name}'{suggest(name, self.outputs)}; "
+                                f"outputs: {', '.join(self.outputs)}", "--output")
+            chosen.append((name, self.named[name]))
+        return chosen
+
+    def default_wrt(self) -> list[str]:
+        if self.spec.wrt is not None:
+            return [text for text, _ in self.spec.wrt]
+        return [name for name, node in self.leaves.items() if node.is_float]
+
+    def sources(self, wrt: Sequence[str] | None) -> tuple[Source, ...]:
+        if wrt is None and self.spec.wrt is not None:
+            return tuple(parse_source(text, self.named, where) for text, where in self.spec.wrt)
+        names = self.default_wrt() if wrt is None else list(wrt)
+        return tuple(parse_source(text, self.named, "--wrt") for text in names)
+
+    def inputs_for(self, values: Values | None) -> dict[str, np.ndarray]:
+        if not values:
+            return self.values
+        merged = dict(self.values)
+        for name, value in values.items():
+            if name not in self.leaves:
+                raise SpecError(f"unknown input '{name}' in values", "values")
+            leaf_node = self.leaves[name]
+            array = np.asarray(value, dtype=leaf_node.dtype)
+            if array.shape != leaf_node.shape:
+                raise SpecError(f"input '{name}' has shape {leaf_node.shape}; the new value "
+                                f"has shape {array.shape}", "values")
+            merged[name] = array
+        return merged
+
+    # ---- commands ------------------------------------------------------------------
+
+    def evaluate(self, values: Values | None = None,
+                 outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        chosen = self.select_outputs(outputs)
+        key = ("eval", tuple(name for name, _ in chosen))
+        program = self._plans.get(key)
+        if program is None:
+            program = self._plans[key] = plan([node for _, node in chosen])
+        arrays = program.run(self.inputs_for(values))
+        return {name: array for (name, _), array in zip(chosen, arrays)}
+
+    def grad_plan(self, wrt: Sequence[str] | None = None, order: int = 1,
+                  cotangent: Sequence[str] = (), outputs: Sequence[str] | None = None
+                  ) -> GradPlan:
+        if order < 1:
+            raise SpecError(f"--order must be 1 or more, got {order}", "--order")
+        chosen = self.select_outputs(outputs)
+        sources = self.sources(wrt)
+        key = ("grad", tuple(s.key for s in sources), order, tuple(cotangent),
+               tuple(n for n, _ in chosen))
+        cached = self._plans.get(key)
+        if cached is not None:
+            return cached
+        for name in cotangent:
+            if name not in dict(chosen):
+                raise SpecError(f"--cotangent names '{name}', which is not a selected output",
+                                "--cotangent")
+        seeds = [leaf(f"cotangent:{name}", node.shape, node.dtype) if name in cotangent
+                 else N.ones_like(node) for name, node in chosen]
+        results = _nested_grads([node for _, node in chosen], seeds, sources, order)
+        connected = tuple(r is not None for r in results)
+        program = plan([r for r in results if r is not None])
+        built = GradPlan(program, sources, connected, tuple(cotangent))
+        self._plans[key] = built
+        return built
+
+    def grad(self, wrt: Sequence[str] | None = None, order: int = 1,
+             cotangent: Mapping[str, Any] | None = None, values: Values | None = None,
+             outputs: Sequence[str] | None = None) -> dict[str, np.ndarray | None]:
+        """d(sum of outputs)/d(source) for each source; `order` nests it; None = unconnected."""
+        cotangent = dict(cotangent or {})
+        built = self.grad_plan(wrt, order, tuple(cotangent), outputs)
+        inputs = dict(self.inputs_for(values))
+        chosen = dict(self.select_outputs(outputs))
+        for name, value in cotangent.items():
+            node = chosen[name]
+            array = np.asarray(value, dtype=node.dtype)
+            if array.shape != node.shape:
+                raise SpecError(f"the cotangent of '{name}' must have its shape {node.shape}, "
+                                f"got {array.shape}", "--cotangent")
+            inputs[f"cotangent:{name}"] = array
+        arrays = iter(built.program.run(inputs))
+        return {s.key: next(arrays) if ok else None
+                for s, ok in zip(built.sources, built.connected)}
+
+    def explain(self, source_key: str, outputs: Sequence[str] | None = None) -> str:
+        (source,) = self.sources([source_key])
+        return explain_unconnected(source, self.select_outputs(outputs))
+
+
+def _component(g: Node | None, source: Source) -> Node | None:
+    if g is None or source.index is None:
+        return g
+    return getitem(g, source.index)
+
+
+def _nested_grads(outputs: list[Node], seeds: list[Node], sources: Sequence[Source],
+                  order: int) -> list[Node | None]:
+    """Order 1 for all sources in one reverse pass; each further order is the
+    gradient of the sum of the previous result (seed 002's nested tapes).  A
+    higher order that no longer depends on the source is zero, not None: the
+    first derivative was connected, it is just constant."""
+    first = vjp(outputs, seeds, [s.node for s in sources])
+    results = [_component(g, s) for g, s in zip(first, sources)]
+    for _ in range(order - 1):
+        nxt: list[Node | None] = []
+        for g, source in zip(results, sources):
+            if g is None:
+                nxt.append(None)
+                continue
+            deeper = None
+            if id(source.node) in depends_on([g], [source.node]):
+                (deeper,) = vjp([sum_all(g)], [N.fill(1.0, (), g.dtype)], [source.node])
+            deeper = _component(deeper, source)
+            if deeper is None:
+                shape = g.shape
+                deeper = N.fill(0.0, shape, g.dtype)
+            nxt.append(deeper)
+        results = nxt
+    return results
+
+
+__all__ = ["Problem", "load", "Location"]

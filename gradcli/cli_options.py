@@ -1,0 +1,53 @@
+"""Option bundles shared by the commands, as decorators (one place each)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+FORMATS = ("text", "json", "yaml", "csv", "npz")
+
+
+def _stack(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def apply(func: Any) -> Any:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+problem_options = _stack(
+    click.argument("spec", required=False, type=click.Path(dir_okay=False)),
+    click.option("-e", "--expr", help="Inline expression (output 'y'); inputs from --set."),
+    click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+                 help="Override or define an input: a YAML literal, or @file.npy."),
+    click.option("--output", "outputs", multiple=True, metavar="NAME",
+                 help="Select an output (repeatable; default: all)."),
+    click.option("--dtype", type=click.Choice(["float64", "float32"]), default=None,
+                 help="Float dtype of the computation (default: the spec's, else float64)."),
+    click.option("--max-elements", type=click.IntRange(min=1), default=None,
+                 help="Refuse arrays larger than this many elements (default 50,000,000)."),
+)
+
+output_options = _stack(
+    click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
+                 show_default=True, help="Output format."),
+    click.option("-o", "--out", type=click.Path(dir_okay=False),
+                 help="Write to FILE (atomically) instead of stdout."),
+    click.option("--precision", type=click.IntRange(1, 17), default=None,
+                 help="Significant digits in text/csv output."),
+    click.option("--check-finite", is_flag=True,
+                 help="Exit 3 if any result is NaN or infinite (default: warn only)."),
+)
+
+derivative_options = _stack(
+    click.option("--wrt", multiple=True, metavar="SOURCE",
+                 help="Differentiate w.r.t. an input, a let name or a component like "
+                      "'inp[0,0]' (repeatable; default: the spec's wrt, else every float input)."),
+    click.option("--unconnected", type=click.Choice(["none", "zero", "error"]), default="none",
+                 show_default=True,
+                 help="What an unconnected source gives: null, zeros, or an error (exit 2)."),
+)

@@ -1,0 +1,62 @@
+"""User-facing errors and the exit codes the CLI maps them to.
+
+The engine raises these; only the CLI turns them into messages, so the
+library never prints and never exits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+EXIT_OK = 0
+EXIT_MISMATCH = 1
+EXIT_USAGE = 2
+EXIT_NUMERIC = 3
+EXIT_BUG = 70
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a spec file: 1-based line and column, as editors count."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    def shifted(self, columns: int) -> Location:
+        return Location(self.file, self.line, self.column + columns)
+
+
+class GradcliError(Exception):
+    """Base of every error a user can cause; carries its exit code."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, location: Location | str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class SpecError(GradcliError):
+    """A spec file, an expression or a command-line value is wrong."""
+
+
+class ShapeError(SpecError):
+    """Shapes or dtypes of an op's operands do not fit; located by the caller."""
+
+
+class UnconnectedError(SpecError):
+    """`--unconnected error` and a source the outputs do not depend on."""
+
+
+class NumericFault(GradcliError):
+    """A non-finite number where the user asked for `--check-finite`."""
+
+    exit_code = EXIT_NUMERIC

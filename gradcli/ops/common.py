@@ -1,0 +1,97 @@
+"""Shared pieces for op rows: dtype rules, elementwise shape/batch rules and
+lazy sympy vectorisation (sympy is imported only when a rule runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from gradcli.errors import ShapeError
+from gradcli.graph import Node, Shape, apply
+from gradcli.ops import nodes as N
+from gradcli.ops.row import Attrs
+
+
+def result_dtype(inputs: tuple[Node, ...]) -> str:
+    """Float if any operand is float (the problem has one float dtype); else the first."""
+    for node in inputs:
+        if node.is_float:
+            return node.dtype
+    return inputs[0].dtype if inputs else "float64"
+
+
+def broadcast(inputs: tuple[Node, ...]) -> Shape:
+    try:
+        return tuple(np.broadcast_shapes(*(i.shape for i in inputs)))
+    except ValueError:
+        shapes = " and ".join(str(i.shape) for i in inputs)
+        raise ShapeError(f"shapes {shapes} do not broadcast together") from None
+
+
+def infer_elementwise(inputs: tuple[Node, ...], attrs: Attrs) -> tuple[Shape, str]:
+    return broadcast(inputs), result_dtype(inputs)
+
+
+def infer_predicate(inputs: tuple[Node, ...], attrs: Attrs) -> tuple[Shape, str]:
+    return broadcast(inputs), "bool"
+
+
+def infer_same(inputs: tuple[Node, ...], attrs: Attrs) -> tuple[Shape, str]:
+    return inputs[0].shape, inputs[0].dtype
+
+
+def batch_elementwise(op: str) -> Callable[[tuple[Node, ...], tuple[bool, ...], Attrs], Node]:
+    """Batched operands keep axis 0 and get singleton axes so that numpy's
+    trailing-axis broadcasting lines up their other axes with unbatched ones."""
+
+    def rule(inputs: tuple[Node, ...], batched: tuple[bool, ...], attrs: Attrs) -> Node:
+        rank = max(x.ndim - int(b) for x, b in zip(inputs, batched))
+        aligned = []
+        for x, b in zip(inputs, batched):
+            if b and x.ndim - 1 < rank:
+                x = N.reshape(x, (x.shape[0],) + (1,) * (rank - x.ndim + 1) + x.shape[1:])
+            elif not b and any(batched) and x.ndim > rank:
+                raise AssertionError("unbatched operand of higher rank")  # pragma: no cover
+            aligned.append(x)
+        return apply(op, aligned, attrs)
+
+    return rule
+
+
+def keep_dtype(fn: Callable[..., Any]) -> Callable[..., np.ndarray]:
+    """Wrap a numpy function so the result has the first operand's float dtype
+    (math.erf and friends return float64; float32 problems stay float32)."""
+
+    def forward(x: np.ndarray, *rest: np.ndarray, **attrs: Any) -> np.ndarray:
+        out = np.asarray(fn(x, *rest, **attrs))
+        return out if out.dtype == x.dtype else out.astype(x.dtype)
+
+    return forward
+
+
+def sym_elementwise(build: Callable[..., Any]) -> Callable[..., np.ndarray]:
+    """A sympy rule applying `build(sympy, *scalars)` to every element."""
+
+    def rule(*arrays: np.ndarray, **attrs: Any) -> np.ndarray:
+        import sympy
+
+        arrays = np.broadcast_arrays(*(np.asarray(a, dtype=object) for a in arrays))
+        out = np.empty(arrays[0].shape, dtype=object)
+        for index in np.ndindex(out.shape):
+            out[index] = build(sympy, *(a[index] for a in arrays))
+        return out
+
+    return rule
+
+
+def sym_numpy(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """A sympy rule that is the numpy forward itself applied to object arrays
+    (structural ops: reshapes, slices, sums, products)."""
+
+    def rule(*arrays: np.ndarray, **attrs: Any) -> np.ndarray:
+        return np.asarray(fn(*(np.asarray(a, dtype=object) for a in arrays), **attrs),
+                          dtype=object)
+
+    return rule

@@ -1,0 +1,216 @@
+"""Elementwise primitives.  Derivatives are written in graph ops; where a
+naive formula loses precision, the rule uses a form that does not
+(tanh' = cosh**-2 rather than 1 - tanh**2; sigmoid' = s(x) * s(-x))."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from gradcli.graph import Node
+from gradcli.ops import nodes as N
+from gradcli.ops.common import (
+    batch_elementwise,
+    infer_elementwise,
+    infer_predicate,
+    keep_dtype,
+    sym_elementwise,
+)
+from gradcli.ops.row import Primitive
+
+Deriv = Callable[[Node, Node], Node]  # (x, y) -> dy/dx as a node
+
+
+def unary(name: str, forward: Callable[..., np.ndarray], deriv: Deriv | None,
+          sympy: Callable[..., object], doc: str, kink: str = "") -> Primitive:
+    """A row for y = f(x) with dy/dx = deriv(x, y) (None: piecewise constant)."""
+    vjp = jvp = None
+    if deriv is not None:
+        def vjp(g: Node, out: Node, needs: tuple[bool, ...]) -> tuple[Node | None, ...]:
+            return (N.mul(g, deriv(out.inputs[0], out)),)
+
+        def jvp(t: tuple[Node | None, ...], out: Node) -> Node | None:
+            return None if t[0] is None else N.mul(t[0], deriv(out.inputs[0], out))
+
+    return Primitive(name, infer_elementwise, forward, vjp, jvp, batch_elementwise(name),
+                     sym_elementwise(sympy), doc, kink)
+
+
+def c(value: float, like: Node) -> Node:
+    return N.scalar(value, like)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # Both branches are exact where they are used: no exp overflows, no 1 - s.
+    with np.errstate(over="ignore"):
+        e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+_erf = np.vectorize(math.erf, otypes=[float])
+_erfc = np.vectorize(math.erfc, otypes=[float])
+TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+
+def _gauss(x: Node) -> Node:
+    return N.mul(c(TWO_OVER_SQRT_PI, x), N.unary("exp", N.neg(N.square(x))))
+
+
+def _inv_sqrt(x: Node) -> Node:
+    return N.power(x, c(-0.5, x))
+
+
+UNARY = [
+    unary("neg", np.negative, lambda x, y: c(-1.0, x), lambda sp, a: -a, "-x"),
+    unary("exp", np.exp, lambda x, y: y, lambda sp, a: sp.exp(a), "e**x"),
+    unary("expm1", np.expm1, lambda x, y: N.unary("exp", x), lambda sp, a: sp.exp(a) - 1,
+          "e**x - 1, exact for small x"),
+    unary("log", np.log, lambda x, y: N.reciprocal(x), lambda sp, a: sp.log(a),
+          "natural logarithm"),
+    unary("log1p", np.log1p, lambda x, y: N.reciprocal(N.add(x, c(1.0, x))),
+          lambda sp, a: sp.log(1 + a), "log(1 + x), exact for small x"),
+    unary("sin", np.sin, lambda x, y: N.unary("cos", x), lambda sp, a: sp.sin(a), "sine"),
+    unary("cos", np.cos, lambda x, y: N.neg(N.unary("sin", x)), lambda sp, a: sp.cos(a),
+          "cosine"),
+    unary("tan", np.tan, lambda x, y: N.add(c(1.0, x), N.square(y)), lambda sp, a: sp.tan(a),
+          "tangent"),
+    unary("arcsin", np.arcsin, lambda x, y: _inv_sqrt(N.sub(c(1.0, x), N.square(x))),
+          lambda sp, a: sp.asin(a), "inverse sine", "derivative infinite at ±1"),
+    unary("arccos", np.arccos, lambda x, y: N.neg(_inv_sqrt(N.sub(c(1.0, x), N.square(x)))),
+          lambda sp, a: sp.acos(a), "inverse cosine", "derivative infinite at ±1"),
+    unary("arctan", np.arctan, lambda x, y: N.reciprocal(N.add(c(1.0, x), N.square(x))),
+          lambda sp, a: sp.atan(a), "inverse tangent"),
+    unary("sinh", np.sinh, lambda x, y: N.unary("cosh", x), lambda sp, a: sp.sinh(a),
+          "hyperbolic sine"),
+    unary("cosh", np.cosh, lambda x, y: N.unary("sinh", x), lambda sp, a: sp.cosh(a),
+          "hyperbolic cosine"),
+    unary("tanh", np.tanh, lambda x, y: N.power(N.unary("cosh", x), c(-2.0, x)),
+          lambda sp, a: sp.tanh(a), "hyperbolic tangent; derivative cosh(x)**-2 keeps "
+          "full relative precision where 1 - tanh**2 cancels"),
+    unary("arcsinh", np.arcsinh, lambda x, y: _inv_sqrt(N.add(N.square(x), c(1.0, x))),
+          lambda sp, a: sp.asinh(a), "inverse hyperbolic sine"),
+    unary("arccosh", np.arccosh, lambda x, y: _inv_sqrt(N.sub(N.square(x), c(1.0, x))),
+          lambda sp, a: sp.acosh(a), "inverse hyperbolic cosine", "derivative infinite at 1"),
+    unary("arctanh", np.arctanh, lambda x, y: N.reciprocal(N.sub(c(1.0, x), N.square(x))),
+          lambda sp, a: sp.atanh(a), "inverse hyperbolic tangent"),
+    unary("sqrt", np.sqrt, lambda x, y: N.mul(c(0.5, x), N.reciprocal(y)),
+          lambda sp, a: sp.sqrt(a), "square root", "sqrt'(0) = +inf (the one-sided limit)"),
+    unary("cbrt", np.cbrt,
+          lambda x, y: N.mul(c(1.0 / 3.0, x), N.power(y, c(-2.0, x))),
+          lambda sp, a: sp.sign(a) * sp.Abs(a) ** sp.Rational(1, 3), "real cube root",
+          "cbrt'(0) = +inf"),
+    unary("abs", np.abs, lambda x, y: N.unary("sign", x), lambda sp, a: sp.Abs(a),
+          "absolute value", "abs'(0) = 0"),
+    unary("sign", np.sign, None, lambda sp, a: sp.sign(a), "-1, 0 or 1",
+          "derivative 0 everywhere (undefined at 0, taken as 0)"),
+    unary("erf", keep_dtype(_erf), lambda x, y: _gauss(x), lambda sp, a: sp.erf(a),
+          "error function"),
+    unary("erfc", keep_dtype(_erfc), lambda x, y: N.neg(_gauss(x)), lambda sp, a: sp.erfc(a),
+          "complementary error function 1 - erf(x), exact in the tails"),
+    unary("sigmoid", _sigmoid, lambda x, y: N.mul(y, N.unary("sigmoid", N.neg(x))),
+          lambda sp, a: 1 / (1 + sp.exp(-a)), "logistic 1/(1+e**-x), stable for any x"),
+    unary("softplus", keep_dtype(lambda x: np.logaddexp(0, x)),
+          lambda x, y: N.unary("sigmoid", x), lambda sp, a: sp.log(1 + sp.exp(a)),
+          "log(1 + e**x), stable for any x"),
+]
+
+
+def _vjp_add(g: Node, out: Node, needs: tuple[bool, ...]) -> tuple[Node | None, ...]:
+    return tuple(N.sum_to(g, x.shape) if need else None for x, need in zip(out.inputs, needs))
+
+
+def _jvp_add(t: tuple[Node | None, ...], out: Node) -> Node | None:
+    parts = [N.broadcast_to(x, out.shape) for x in t if x is not None]
+    return None if not parts else parts[0] if len(parts) == 1 else N.add(parts[0], parts[1])
+
+
+def _binary(name: str, partials: Callable[[Node, Node, Node], tuple[Node, Node]],
+            forward: Callable[..., np.ndarray], sympy: Callable[..., object], doc: str,
+            kink: str = "") -> Primitive:
+    """A row for y = f(a, b) with (dy/da, dy/db) = partials(a, b, y)."""
+
+    def vjp(g: Node, out: Node, needs: tuple[bool, ...]) -> tuple[Node | None, ...]:
+        a, b = out.inputs
+        da, db = partials(a, b, out)
+        return (N.sum_to(N.mul(g, da), a.shape) if needs[0] else None,
+                N.sum_to(N.mul(g, db), b.shape) if needs[1] else None)
+
+    def jvp(t: tuple[Node | None, ...], out: Node) -> Node | None:
+        a, b = out.inputs
+        da, db = partials(a, b, out)
+        terms = [N.mul(ti, d) for ti, d in zip(t, (da, db)) if ti is not None]
+        if not terms:
+            return None
+        total = terms[0] if len(terms) == 1 else N.add(terms[0], terms[1])
+        return N.broadcast_to(total, out.shape)
+
+    return Primitive(name, infer_elementwise, forward, vjp, jvp, batch_elementwise(name),
+                     sym_elementwise(sympy), doc, kink)
+
+
+def _pow_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
+    return (N.mul(b, N.power(a, N.sub(b, c(1.0, a)))), N.mul(y, N.unary("log", a)))
+
+
+def _maximum_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
+    # Ties split the derivative evenly: 1/2 to each side.
+    w = N.add(N.mask(N.compare("gt", a, b), y),
+              N.mul(c(0.5, y), N.mask(N.compare("eq", a, b), y)))
+    return w, N.sub(c(1.0, y), w)
+
+
+def _arctan2_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
+    r2 = N.reciprocal(N.add(N.square(a), N.square(b)))
+    return N.mul(b, r2), N.neg(N.mul(a, r2))
+
+
+def _where_vjp(g: Node, out: Node, needs: tuple[bool, ...]) -> tuple[Node | None, ...]:
+    cond, a, b = out.inputs
+    zero = c(0.0, g)
+    # where(), not multiplication by a mask: an inf/nan in the untaken branch's
+    # cotangent path is never multiplied into the taken one.
+    return (None,
+            N.sum_to(N.where(cond, g, zero), a.shape) if needs[1] else None,
+            N.sum_to(N.where(cond, zero, g), b.shape) if needs[2] else None)
+
+
+def _where_jvp(t: tuple[Node | None, ...], out: Node) -> Node | None:
+    cond = out.inputs[0]
+    if t[1] is None and t[2] is None:
+        return None
+    ta = t[1] if t[1] is not None else c(0.0, out)
+    tb = t[2] if t[2] is not None else c(0.0, out)
+    return N.broadcast_to(N.where(cond, ta, tb), out.shape)
+
+
+def _predicate(name: str, forward: Callable[..., np.ndarray], sym: str) -> Primitive:
+    return Primitive(name, infer_predicate, forward, None, None, batch_elementwise(name),
+                     sym_elementwise(lambda sp, a, b: getattr(sp, sym)(a, b)),
+                     f"comparison ({sym}); derivative zero", "not differentiable: 0")
+
+
+BINARY = [
+    Primitive("add", infer_elementwise, np.add, _vjp_add, _jvp_add, batch_elementwise("add"),
+              sym_elementwise(lambda sp, a, b: a + b), "a + b"),
+    _binary("mul", lambda a, b, y: (b, a), np.multiply, lambda sp, a, b: a * b, "a * b"),
+    _binary("pow", _pow_partials, np.power, lambda sp, a, b: a ** b, "a ** b",
+            "d/db uses log(a): only defined for a > 0"),
+    _binary("maximum", _maximum_partials, np.maximum, lambda sp, a, b: sp.Max(a, b),
+            "elementwise larger value", "ties split the derivative evenly (1/2 each)"),
+    _binary("arctan2", _arctan2_partials, np.arctan2, lambda sp, a, b: sp.atan2(a, b),
+            "angle of (b, a): arctan2(y, x)"),
+    Primitive("where", lambda ins, at: (infer_elementwise(ins, at)[0],
+                                        infer_elementwise(ins[1:], at)[1]),
+              np.where, _where_vjp, _where_jvp, batch_elementwise("where"),
+              sym_elementwise(lambda sp, cnd, a, b: sp.Piecewise((a, cnd), (b, True))),
+              "where(cond, a, b): a where cond is true, else b",
+              "no derivative through cond; the untaken branch gets exactly 0"),
+    _predicate("lt", np.less, "Lt"),
+    _predicate("le", np.less_equal, "Le"),
+    _predicate("gt", np.greater, "Gt"),
+    _predicate("ge", np.greater_equal, "Ge"),
+    _predicate("eq", np.equal, "Eq"),
+    _predicate("ne", np.not_equal, "Ne"),
+]

@@ -1,0 +1,216 @@
+"""Functions that build primitive nodes, with the algebra that keeps
+derivative graphs small (adding zero, multiplying by one, no-op reshapes).
+
+Derivative rules are written with these, so every derivative is itself a graph
+of primitives and can be differentiated again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from gradcli.graph import Node, Shape, apply, const, const_value, is_const_scalar
+
+
+def scalar(value: float, like: Node) -> Node:
+    """A 0-d constant of `like`'s float dtype."""
+    return const(np.asarray(value, dtype=like.dtype if like.is_float else "float64"))
+
+
+def fill(value: float, shape: Shape, dtype: str) -> Node:
+    return apply("fill", (), {"value": float(value), "shape": tuple(shape), "dtype": dtype})
+
+
+def zeros_like(x: Node) -> Node:
+    return fill(0.0, x.shape, x.dtype)
+
+
+def ones_like(x: Node) -> Node:
+    return fill(1.0, x.shape, x.dtype)
+
+
+def _is_zero(x: Node) -> bool:
+    return (x.op == "fill" and x.attrs["value"] == 0.0) or is_const_scalar(x, 0.0)
+
+
+def _is_one(x: Node) -> bool:
+    return (x.op == "fill" and x.attrs["value"] == 1.0) or is_const_scalar(x, 1.0)
+
+
+def _broadcast_shape(a: Node, b: Node) -> Shape:
+    return tuple(np.broadcast_shapes(a.shape, b.shape))
+
+
+def add(a: Node, b: Node) -> Node:
+    shape = _broadcast_shape(a, b)
+    if _is_zero(b) and a.shape == shape:
+        return a
+    if _is_zero(a) and b.shape == shape:
+        return b
+    return apply("add", (a, b))
+
+
+def mul(a: Node, b: Node) -> Node:
+    shape = _broadcast_shape(a, b)
+    if _is_one(b) and a.shape == shape:
+        return a
+    if _is_one(a) and b.shape == shape:
+        return b
+    if (_is_zero(a) or _is_zero(b)) and a.dtype == b.dtype:
+        return fill(0.0, shape, a.dtype)
+    return apply("mul", (a, b))
+
+
+def neg(a: Node) -> Node:
+    if a.op == "neg":
+        return a.inputs[0]
+    return apply("neg", (a,))
+
+
+def sub(a: Node, b: Node) -> Node:
+    return add(a, neg(b))
+
+
+def power(a: Node, b: Node) -> Node:
+    if _is_one(b) and _broadcast_shape(a, b) == a.shape:
+        return a
+    return apply("pow", (a, b))
+
+
+def reciprocal(a: Node) -> Node:
+    return power(a, scalar(-1.0, a))
+
+
+def div(a: Node, b: Node) -> Node:
+    value = const_value(b)
+    if value is not None and value.ndim == 0 and value != 0:
+        return mul(a, scalar(1.0 / float(value), a))
+    return mul(a, reciprocal(b))
+
+
+def square(a: Node) -> Node:
+    return mul(a, a)
+
+
+def unary(op: str, a: Node) -> Node:
+    return apply(op, (a,))
+
+
+def where(cond: Node, a: Node, b: Node) -> Node:
+    if _is_zero(a) and _is_zero(b):
+        return fill(0.0, tuple(np.broadcast_shapes(cond.shape, a.shape, b.shape)), a.dtype)
+    return apply("where", (cond, a, b))
+
+
+def compare(op: str, a: Node, b: Node) -> Node:
+    return apply(op, (a, b))
+
+
+def mask(cond: Node, like: Node) -> Node:
+    """A float 0/1 array from a boolean node, in `like`'s dtype."""
+    return where(cond, scalar(1.0, like), scalar(0.0, like))
+
+
+def stop_gradient(a: Node) -> Node:
+    return apply("stop_gradient", (a,))
+
+
+def cast(a: Node, dtype: str) -> Node:
+    return a if a.dtype == dtype else apply("cast", (a,), {"dtype": dtype})
+
+
+# ---- structure -------------------------------------------------------------
+
+def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    from gradcli.errors import ShapeError
+
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for ax in axes:
+        if not -ndim <= int(ax) < ndim:
+            raise ShapeError(f"axis {ax} is out of range for an array of {ndim} dimensions")
+        out.append(int(ax) % ndim)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"repeated axis in {axes}")
+    return tuple(sorted(out))
+
+
+def reshape(a: Node, shape: Shape) -> Node:
+    shape = tuple(int(d) for d in shape)
+    if a.shape == shape:
+        return a
+    if a.op == "reshape":
+        return reshape(a.inputs[0], shape)
+    if a.op == "fill":
+        return fill(a.attrs["value"], shape, a.dtype)
+    return apply("reshape", (a,), {"shape": shape})
+
+
+def broadcast_to(a: Node, shape: Shape) -> Node:
+    shape = tuple(int(d) for d in shape)
+    if a.shape == shape:
+        return a
+    if a.op == "fill":
+        return fill(a.attrs["value"], shape, a.dtype)
+    return apply("broadcast_to", (a,), {"shape": shape})
+
+
+def transpose(a: Node, perm: Sequence[int] | None = None) -> Node:
+    perm = tuple(reversed(range(a.ndim))) if perm is None else tuple(int(p) for p in perm)
+    if perm == tuple(range(a.ndim)):
+        return a
+    if a.op == "transpose":
+        inner = a.attrs["perm"]
+        return transpose(a.inputs[0], tuple(inner[p] for p in perm))
+    return apply("transpose", (a,), {"perm": perm})
+
+
+def swap_last(a: Node) -> Node:
+    """Transpose of the last two axes (matrix transpose of a stack)."""
+    perm = list(range(a.ndim))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    return transpose(a, perm)
+
+
+def reduce_sum(a: Node, axes: tuple[int, ...], keepdims: bool = False) -> Node:
+    if not axes:
+        return a
+    if a.op == "fill":
+        count = int(np.prod([a.shape[ax] for ax in axes]))
+        shape = kept_shape(a.shape, axes) if keepdims else dropped_shape(a.shape, axes)
+        return fill(a.attrs["value"] * count, shape, a.dtype)
+    out = apply("sum", (a,), {"axes": tuple(axes)})
+    return reshape(out, kept_shape(a.shape, axes)) if keepdims else out
+
+
+def kept_shape(shape: Shape, axes: tuple[int, ...]) -> Shape:
+    return tuple(1 if i in axes else d for i, d in enumerate(shape))
+
+
+def dropped_shape(shape: Shape, axes: tuple[int, ...]) -> Shape:
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def sum_to(g: Node, shape: Shape) -> Node:
+    """Undo numpy broadcasting: sum `g` down to `shape` (the vjp of a broadcast)."""
+    shape = tuple(shape)
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1
+    )
+    return reshape(reduce_sum(g, axes), shape)
+
+
+def expand_to(g: Node, shape: Shape, axes: tuple[int, ...]) -> Node:
+    """Inverse of a reduction over `axes`: put the axes back and broadcast."""
+    return broadcast_to(reshape(g, kept_shape(shape, axes)), shape)
+
+
+def matmul(a: Node, b: Node) -> Node:
+    return apply("matmul", (a, b))

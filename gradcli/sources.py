@@ -1,0 +1,87 @@
+"""What a user may differentiate with respect to: an input, a `let`
+intermediate, or a component of either (`inp[0,0]`, `X[:,1]`), and the
+plain-words reason when the outputs do not depend on it."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gradcli.errors import Location, SpecError
+from gradcli.graph import Node, toposort
+from gradcli.ops import TABLE
+from gradcli.ops.structure import format_index, selected_shape
+from gradcli.spec.expr import static_index
+
+
+@dataclass(frozen=True)
+class Source:
+    key: str                        # exactly as the user wrote it: the JSON key
+    name: str                       # the input or let name
+    node: Node                      # the node differentiated against
+    index: tuple[Any, ...] | None   # the component, or None for the whole array
+
+
+def parse_source(text: str, named: Mapping[str, Node], where: Location | str) -> Source:
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError:
+        raise SpecError(f"'{text}' is not a name or a component like x[0, 1]", where) from None
+    index = None
+    if isinstance(tree, ast.Subscript):
+        try:
+            index = static_index(tree.slice)
+        except SpecError as exc:
+            raise SpecError(f"'{text}': {exc.message}", where) from None
+        tree = tree.value
+    if not isinstance(tree, ast.Name):
+        raise SpecError(f"'{text}' is not a name or a component like x[0, 1]", where)
+    name = tree.id
+    if name not in named:
+        from gradcli.spec.load import suggest
+
+        raise SpecError(f"unknown source '{name}'{suggest(name, named)}; sources are inputs "
+                        f"and let names: {', '.join(named)}", where)
+    node = named[name]
+    if not node.is_float:
+        raise SpecError(f"'{name}' is an integer input ({node.dtype}): integer inputs are "
+                        "never differentiated; give it a float dtype to make it a source", where)
+    if index is not None:
+        try:
+            selected_shape(node.shape, index)
+        except SpecError as exc:
+            raise SpecError(f"'{text}': {exc.message}", where) from None
+    return Source(text.strip(), name, node, index)
+
+
+def component_label(source: Source) -> str:
+    return source.name + (format_index(source.index) if source.index is not None else "")
+
+
+def explain_unconnected(source: Source, outputs: Sequence[tuple[str, Node]]) -> str:
+    """Why d(outputs)/d(source) has no path: in words, naming what blocks it."""
+    names = " + ".join(name for name, _ in outputs)
+    order = toposort([node for _, node in outputs])
+    ids = {id(n) for n in order}
+    if id(source.node) not in ids:
+        return (f"{names} does not depend on {source.key}: no expression on the way to "
+                f"{names} uses {source.name}")
+    reached = {id(source.node)}
+    blockers: list[str] = []
+    for node in order:
+        if not any(id(i) in reached for i in node.inputs):
+            continue
+        reached.add(id(node))
+        if TABLE[node.op].vjp is None or not node.is_float:
+            label = {"stop_gradient": "stop_gradient", "sign": "sign"}.get(
+                node.op, f"a comparison ({node.op})" if not node.is_float else node.op)
+            if node.op == "cast":
+                label = f"a conversion to {node.dtype}"
+            if label not in blockers:
+                blockers.append(label)
+    if blockers:
+        return (f"{names} depends on {source.key} only through {', '.join(blockers)}, "
+                "which pass no derivative")
+    return f"{names} does not depend on {source.key} through any differentiable path"

@@ -1,0 +1,249 @@
+"""The expression language: Python syntax, parsed by `ast`, walked through a
+whitelist.  Nothing the user writes is ever given to `eval` or `sympify`;
+each allowed construct maps to a graph builder, everything else is an error
+pointing at its column."""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gradcli.errors import Location, SpecError
+from gradcli.functions import CATALOGUE, OPERATORS
+from gradcli.functions.context import Context, as_node
+from gradcli.graph import Node, apply
+from gradcli.ops import nodes as N
+
+MAX_LENGTH = 10_000
+MAX_DEPTH = 64
+CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
+# Callables other than catalogue functions (models) take nodes and give a node.
+Callables = Mapping[str, Callable[..., Node]]
+
+
+@dataclass(frozen=True)
+class AtView:
+    """`x.at[index]`: waiting for `.set(v)` or `.add(v)`."""
+
+    base: Node
+    index: tuple[Any, ...]
+
+
+def parse(text: str, where: Location) -> ast.expr:
+    if len(text) > MAX_LENGTH:
+        raise SpecError(f"expression longer than {MAX_LENGTH} characters", where)
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise SpecError(f"invalid expression: {exc.msg}",
+                        where.shifted(max((exc.offset or 1) - 1, 0))) from None
+    return tree.body
+
+
+def compile_expr(text: str, names: Mapping[str, Node], ctx: Context, where: Location,
+                 callables: Callables | None = None) -> Node:
+    """Build the graph of one expression over already-built `names`."""
+    text = text.strip() if isinstance(text, str) else text
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        return as_node(ctx, text)
+    if not isinstance(text, str):
+        raise SpecError("an expression must be a string or a number", where)
+    compiler = _Compiler(names, ctx, where, callables or {})
+    value = compiler.visit(parse(text, where), 0)
+    if isinstance(value, AtView):
+        raise SpecError("x.at[...] must be followed by .set(value) or .add(value)", where)
+    try:
+        return as_node(ctx, value)
+    except SpecError as exc:
+        raise SpecError(exc.message, where) from None
+
+
+class _Compiler:
+    def __init__(self, names: Mapping[str, Node], ctx: Context, where: Location,
+                 callables: Callables) -> None:
+        self.names, self.ctx, self.where, self.callables = names, ctx, where, callables
+
+    def loc(self, node: ast.AST) -> Location:
+        return self.where.shifted(getattr(node, "col_offset", 0))
+
+    def fail(self, node: ast.AST, message: str) -> SpecError:
+        return SpecError(message, self.loc(node))
+
+    def visit(self, node: ast.AST, depth: int) -> Any:
+        if depth > MAX_DEPTH:
+            raise self.fail(node, f"expression nested deeper than {MAX_DEPTH} levels")
+        method = getattr(self, "visit_" + type(node).__name__, None)
+        if method is None:
+            raise self.fail(node, f"{_describe(node)} is not allowed in gradcli expressions")
+        try:
+            return method(node, depth + 1)
+        except SpecError as exc:
+            if exc.location is None:
+                raise SpecError(exc.message, self.loc(node)) from None
+            raise
+
+    def visit_Constant(self, node: ast.Constant, depth: int) -> Any:
+        if isinstance(node.value, complex) or isinstance(node.value, bytes):
+            raise self.fail(node, "complex numbers and bytes are not supported")
+        return node.value
+
+    def visit_Name(self, node: ast.Name, depth: int) -> Any:
+        name = node.id
+        if name.startswith("__"):
+            raise self.fail(node, f"name '{name}' is not allowed")
+        if name in self.names:
+            return self.names[name]
+        if name in CONSTANTS:
+            return CONSTANTS[name]
+        if name in ("True", "False", "None"):
+            return {"True": True, "False": False, "None": None}[name]
+        if name in CATALOGUE or name in self.callables:
+            raise self.fail(node, f"'{name}' is a function: call it, e.g. {name}(x)")
+        raise self.fail(node, f"unknown name '{name}'{_suggest(name, self.known())}")
+
+    def known(self) -> list[str]:
+        return [*self.names, *CATALOGUE, *self.callables, *CONSTANTS]
+
+    def visit_BinOp(self, node: ast.BinOp, depth: int) -> Any:
+        op = OPERATORS.get(type(node.op).__name__)
+        if op is None:
+            raise self.fail(node, f"operator {_describe(node.op)} is not allowed")
+        left, right = self.visit(node.left, depth), self.visit(node.right, depth)
+        return op(self.ctx, left, right)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp, depth: int) -> Any:
+        operand = self.visit(node.operand, depth)
+        if isinstance(node.op, ast.USub) and isinstance(operand, (int, float)) \
+                and not isinstance(operand, bool):
+            return -operand  # keep `-1` a plain number: axis=-1, x[-1]
+        op = OPERATORS.get(type(node.op).__name__)
+        if op is None:
+            raise self.fail(node, f"operator {_describe(node.op)} is not allowed")
+        return op(self.ctx, operand)
+
+    def visit_Compare(self, node: ast.Compare, depth: int) -> Any:
+        if len(node.ops) != 1:
+            raise self.fail(node, "chained comparisons are not allowed; use one at a time")
+        op = OPERATORS.get(type(node.ops[0]).__name__)
+        if op is None:
+            raise self.fail(node, f"comparison {_describe(node.ops[0])} is not allowed")
+        return op(self.ctx, self.visit(node.left, depth), self.visit(node.comparators[0], depth))
+
+    def visit_Tuple(self, node: ast.Tuple, depth: int) -> Any:
+        return tuple(self.visit(e, depth) for e in node.elts)
+
+    def visit_List(self, node: ast.List, depth: int) -> Any:
+        return [self.visit(e, depth) for e in node.elts]
+
+    def visit_Call(self, node: ast.Call, depth: int) -> Any:
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(
+                k.arg is None for k in node.keywords):
+            raise self.fail(node, "*args and **kwargs are not allowed")
+        args = [self.visit(a, depth) for a in node.args]
+        kwargs = {k.arg: self.visit(k.value, depth) for k in node.keywords}
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("set", "add"):
+            view = self.visit(func.value, depth)
+            if not isinstance(view, AtView):
+                raise self.fail(func, f".{func.attr}() is only allowed as x.at[index].{func.attr}(v)")
+            if len(args) != 1 or kwargs:
+                raise self.fail(node, f".{func.attr}() takes exactly one value")
+            value = as_node(self.ctx, args[0])
+            base = view.base
+            if value.is_float and not base.is_float:
+                base = N.cast(base, value.dtype)
+            value = N.cast(value, base.dtype) if base.is_float else value
+            op = "setitem" if func.attr == "set" else "addat"
+            return apply(op, (base, value), {"index": view.index})
+        if not isinstance(func, ast.Name):
+            raise self.fail(func, "only catalogue functions can be called (like sin(x))")
+        name = func.id
+        if name in self.callables:
+            return self.callables[name](*args, **kwargs)
+        function = CATALOGUE.get(name)
+        if function is None:
+            raise self.fail(func, f"unknown function '{name}'{_suggest(name, self.known())}")
+        try:
+            return function.build(self.ctx, *args, **kwargs)
+        except TypeError as exc:
+            raise self.fail(node, f"{function.signature}: {exc}") from None
+
+    def visit_Attribute(self, node: ast.Attribute, depth: int) -> Any:
+        if node.attr.startswith("_"):
+            raise self.fail(node, f"attribute '{node.attr}' is not allowed")
+        if node.attr not in ("T", "at"):
+            raise self.fail(node, f"attribute '.{node.attr}' is not allowed "
+                                  "(only .T and .at[index].set/add)")
+        value = as_node(self.ctx, self.visit(node.value, depth))
+        if node.attr == "T":
+            return N.transpose(value)
+        return _AtPending(value)
+
+    def visit_Subscript(self, node: ast.Subscript, depth: int) -> Any:
+        target = self.visit(node.value, depth)
+        index = static_index(node.slice, self)
+        if isinstance(target, _AtPending):
+            return AtView(target.base, index)
+        from gradcli.ops.structure import getitem
+
+        return getitem(as_node(self.ctx, target), index)
+
+
+@dataclass(frozen=True)
+class _AtPending:
+    base: Node
+
+
+def static_index(node: ast.AST, compiler: _Compiler | None = None) -> tuple[Any, ...]:
+    """An index made of ints, slices, `...` and None (numpy basic indexing)."""
+    items = node.elts if isinstance(node, ast.Tuple) else [node]
+    return tuple(_index_item(item, compiler) for item in items)
+
+
+def _index_item(node: ast.AST, compiler: _Compiler | None) -> Any:
+    if isinstance(node, ast.Slice):
+        parts = [None if p is None else _index_int(p, compiler)
+                 for p in (node.lower, node.upper, node.step)]
+        if parts[2] == 0:
+            raise _index_error(node, compiler, "slice step cannot be zero")
+        return slice(*parts)
+    if isinstance(node, ast.Constant) and (node.value is Ellipsis or node.value is None):
+        return node.value
+    return _index_int(node, compiler)
+
+
+def _index_int(node: ast.AST, compiler: _Compiler | None) -> int:
+    sign = 1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        sign, node = -1, node.operand
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return sign * node.value
+    raise _index_error(node, compiler, "indices must be integers, slices, ... or None")
+
+
+def _index_error(node: ast.AST, compiler: _Compiler | None, message: str) -> SpecError:
+    return compiler.fail(node, message) if compiler else SpecError(message)
+
+
+def _describe(node: ast.AST) -> str:
+    labels = {"Lambda": "lambda", "ListComp": "a list comprehension", "GeneratorExp":
+              "a generator", "DictComp": "a dict comprehension", "SetComp":
+              "a set comprehension", "JoinedStr": "an f-string", "NamedExpr": "':='",
+              "IfExp": "'a if c else b' (use where(c, a, b))", "Dict": "a dict", "Set": "a set",
+              "BoolOp": "and/or (use where)", "Starred": "*args", "Await": "await",
+              "Not": "'not'", "Invert": "'~'", "FloorDiv": "'//'", "Mod": "'%'",
+              "LShift": "'<<'", "RShift": "'>>'", "BitOr": "'|'", "BitAnd": "'&'",
+              "BitXor": "'^'", "Is": "'is'", "IsNot": "'is not'", "In": "'in'",
+              "NotIn": "'not in'", "Yield": "yield"}
+    name = type(node).__name__
+    return labels.get(name, name)
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,184 @@
+"""A spec file (or dict) validated into a `Spec`: every key checked, every
+input value materialised, every expression kept with its location."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradcli.errors import Location, SpecError
+from gradcli.spec.inputs import FLOAT_DTYPES, MAX_ELEMENTS, from_mapping, literal_array
+from gradcli.spec.yamlread import Document, read_yaml
+
+TOP_KEYS = ("name", "description", "dtype", "inputs", "let", "models", "outputs", "wrt",
+            "expect")
+EXPECT_KEYS = ("value", "grad", "jacobian", "hessian", "rtol", "atol")
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+@dataclass(frozen=True)
+class Expr:
+    """One named expression of `let:` or `outputs:`, with its location."""
+
+    name: str
+    text: str
+    where: Location
+
+
+@dataclass(frozen=True)
+class ConstExpr:
+    """A constant-expression input (`t: "ones((4, 1)) * 2"`), built later."""
+
+    text: str
+    where: Location
+
+
+@dataclass(frozen=True)
+class Spec:
+    file: str
+    folder: Path
+    name: str
+    dtype: str
+    inputs: dict[str, np.ndarray | ConstExpr]
+    input_at: dict[str, Location]
+    lets: tuple[Expr, ...]
+    outputs: tuple[Expr, ...]
+    wrt: tuple[tuple[str, Location], ...] | None
+    expect: dict[str, Any] | None
+    expect_at: Location | None
+    models: dict[str, Any] = field(default_factory=dict)
+    doc: Document | None = None
+
+
+def suggest(word: str, options: Any) -> str:
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def check_name(name: Any, where: Location, what: str) -> str:
+    if not isinstance(name, str) or not name or name[0].isdigit() or set(name) - NAME_CHARS \
+            or name.startswith("__"):
+        raise SpecError(f"{what} name {name!r} must be an identifier (letters, digits, _)",
+                        where)
+    return name
+
+
+def load_file(path: str, dtype: str | None = None, limit: int = MAX_ELEMENTS) -> Spec:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"spec file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read spec file {path}: {exc}") from None
+    doc = read_yaml(text, path)
+    return from_document(doc, Path(path).resolve().parent, dtype, limit)
+
+
+def load_dict(data: dict[str, Any], folder: Path | None = None, dtype: str | None = None,
+              limit: int = MAX_ELEMENTS) -> Spec:
+    doc = Document(data, "<dict>")
+    return from_document(doc, folder or Path.cwd(), dtype, limit)
+
+
+def from_document(doc: Document, folder: Path, dtype: str | None = None,
+                  limit: int = MAX_ELEMENTS) -> Spec:
+    data = doc.data
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SpecError("a spec must be a mapping with inputs/outputs keys", doc.at(()))
+    for key in data:
+        if key not in TOP_KEYS:
+            raise SpecError(f"unknown key '{key}'{suggest(key, TOP_KEYS)}", doc.key_at((key,)))
+    spec_dtype = data.get("dtype", "float64")
+    if spec_dtype not in FLOAT_DTYPES:
+        raise SpecError(f"dtype must be float64 or float32, got {spec_dtype!r}",
+                        doc.at(("dtype",)))
+    dtype = dtype or spec_dtype
+    inputs, input_at = _inputs(doc, data.get("inputs", {}), dtype, folder, limit)
+    lets = _exprs(doc, "let", data.get("let", {}))
+    outputs = _exprs(doc, "outputs", data.get("outputs", {}))
+    if not outputs:
+        raise SpecError("the spec has no outputs: add an 'outputs:' mapping", doc.at(()))
+    taken: dict[str, str] = {n: "input" for n in inputs}
+    for expr in lets + outputs:
+        if expr.name in taken:
+            raise SpecError(f"'{expr.name}' is defined twice (already an {taken[expr.name]})",
+                            expr.where)
+        taken[expr.name] = "expression"
+    models = data.get("models") or {}
+    if models:
+        raise SpecError("models: blocks are not supported by this version yet",
+                        doc.key_at(("models",)))
+    expect = data.get("expect")
+    if expect is not None:
+        if not isinstance(expect, dict):
+            raise SpecError("expect: must be a mapping", doc.at(("expect",)))
+        for key in expect:
+            if key not in EXPECT_KEYS:
+                raise SpecError(f"unknown key '{key}' in expect{suggest(key, EXPECT_KEYS)}",
+                                doc.key_at(("expect", key)))
+    name = data.get("name", Path(doc.file).stem)
+    return Spec(doc.file, folder, str(name), dtype, inputs, input_at, lets, outputs,
+                _wrt(doc, data.get("wrt")), expect, doc.at(("expect",)) if expect else None,
+                models, doc)
+
+
+def _inputs(doc: Document, raw: Any, dtype: str, folder: Path,
+            limit: int) -> tuple[dict[str, np.ndarray | ConstExpr], dict[str, Location]]:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SpecError("inputs: must be a mapping of name: value", doc.at(("inputs",)))
+    values: dict[str, np.ndarray | ConstExpr] = {}
+    where_of: dict[str, Location] = {}
+    for name, value in raw.items():
+        check_name(name, doc.key_at(("inputs", name)), "input")
+        where = doc.at(("inputs", name))
+        where_of[name] = where
+        values[name] = input_value(value, dtype, folder, where, limit,
+                                   quoted=doc.quoted.get(("inputs", name), False))
+    return values, where_of
+
+
+def input_value(value: Any, dtype: str, folder: Path, where: Location,
+                limit: int = MAX_ELEMENTS, quoted: bool = False) -> np.ndarray | ConstExpr:
+    """One input value in any of its forms (also used for `--set`)."""
+    if isinstance(value, str):
+        return ConstExpr(value, where.shifted(1) if quoted else where)
+    if isinstance(value, dict):
+        return from_mapping(value, dtype, folder, where, limit)
+    if value is None:
+        raise SpecError("input has no value", where)
+    return literal_array(value, dtype, where)
+
+
+def _exprs(doc: Document, key: str, raw: Any) -> tuple[Expr, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise SpecError(f"{key}: must be a mapping of name: expression", doc.at((key,)))
+    out = []
+    for name, text in raw.items():
+        check_name(name, doc.key_at((key, name)), "expression")
+        where = doc.at((key, name))
+        if doc.quoted.get((key, name)):
+            where = where.shifted(1)
+        if isinstance(text, bool) or not isinstance(text, (str, int, float)):
+            raise SpecError(f"'{name}' must be an expression string", where)
+        out.append(Expr(name, text if isinstance(text, str) else repr(text), where))
+    return tuple(out)
+
+
+def _wrt(doc: Document, raw: Any) -> tuple[tuple[str, Location], ...] | None:
+    if raw is None:
+        return None
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise SpecError("wrt: must be a name or a list of names", doc.at(("wrt",)))
+    return tuple((item, doc.at(("wrt", i)) if not isinstance(raw, str) else doc.at(("wrt",)))
+                 for i, item in enumerate(items))
