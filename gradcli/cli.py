@@ -92,7 +92,30 @@ def emit(result: Any, fmt: str, out: str | None, precision: int | None,
         click.echo(f"gradcli: warning: non-finite values (NaN or inf) in {names}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class GradcliGroup(click.Group):
+    """Turns user errors into `gradcli: error: ...` and an exit code, and any
+    other exception into one line saying it is a bug (exit 70)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GradcliError as exc:
+            click.echo(f"gradcli: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except BrokenPipeError:
+            ctx.exit(0)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if ctx.params.get("debug") or os.environ.get("GRADCLI_DEBUG"):
+                traceback.print_exc()
+            click.echo(f"gradcli: internal error (a bug in gradcli, please report it): "
+                       f"{type(exc).__name__}: {exc}; rerun with --debug for the traceback",
+                       err=True)
+            ctx.exit(EXIT_BUG)
+
+
+@click.group(cls=GradcliGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gradcli")
 @click.option("--debug", is_flag=True, help="Show a traceback on internal errors.")
 def cli(debug: bool) -> None:
@@ -153,15 +176,11 @@ def parse_cotangent(item: str, problem: Any, max_elements: int | None) -> tuple[
     return name.strip(), value
 
 
-def _wants_debug(argv: Sequence[str]) -> bool:
-    return "--debug" in argv or bool(os.environ.get("GRADCLI_DEBUG"))
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point: every failure becomes a message and an exit code."""
+    """Console entry point: click's own usage errors get our prefix and exit 2."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        cli.main(args=args, prog_name="gradcli", standalone_mode=False)
+        code = cli.main(args=args, prog_name="gradcli", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
@@ -170,16 +189,4 @@ def main(argv: Sequence[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("gradcli: aborted", err=True)
         sys.exit(1)
-    except GradcliError as exc:
-        click.echo(f"gradcli: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except BrokenPipeError:
-        sys.exit(0)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
-        if _wants_debug(args):
-            traceback.print_exc()
-        click.echo(f"gradcli: internal error (a bug in gradcli, please report it): "
-                   f"{type(exc).__name__}: {exc}; rerun with --debug for the traceback",
-                   err=True)
-        sys.exit(EXIT_BUG)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

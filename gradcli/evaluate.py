@@ -39,7 +39,7 @@ class Program:
         env: list[np.ndarray | None] = [None] * self.slot_count
         for slot, value in self.constants:
             env[slot] = value
-        for name, slot, node in self.leaves:
+        for name, slot, _node in self.leaves:
             try:
                 env[slot] = values[name]
             except KeyError:

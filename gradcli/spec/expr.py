@@ -148,7 +148,8 @@ class _Compiler:
         if isinstance(func, ast.Attribute) and func.attr in ("set", "add"):
             view = self.visit(func.value, depth)
             if not isinstance(view, AtView):
-                raise self.fail(func, f".{func.attr}() is only allowed as x.at[index].{func.attr}(v)")
+                raise self.fail(func, f".{func.attr}() is only allowed as "
+                                      f"x.at[index].{func.attr}(v)")
             if len(args) != 1 or kwargs:
                 raise self.fail(node, f".{func.attr}() takes exactly one value")
             value = as_node(self.ctx, args[0])

@@ -16,7 +16,7 @@ from gradcli.spec.yamlread import Document, read_yaml
 
 TOP_KEYS = ("name", "description", "dtype", "inputs", "let", "models", "outputs", "wrt",
             "expect")
-EXPECT_KEYS = ("value", "grad", "jacobian", "hessian", "rtol", "atol")
+EXPECT_KEYS = ("value", "grad", "orders", "jacobian", "hessian", "rtol", "atol")
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 

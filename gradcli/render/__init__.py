@@ -1,0 +1,51 @@
+"""Output side of the CLI: one `Result` rendered as text, json, yaml, csv or npz.
+
+The CLI builds a `Result` (what was computed, format-neutral), calls
+`render(result, fmt, precision, color)` for the bytes of stdout or `--out`,
+and `write_atomic` for `--out`. Formats never print and never look at the
+environment, so the same inputs always give byte-identical output.
+
+`precision` (significant digits) applies to the human formats, text and csv;
+json, yaml and npz always carry full precision, which is their contract.
+`color` applies to text only.
+"""
+
+from __future__ import annotations
+
+from ..errors import SpecError
+from .atomic import write_atomic
+from .csv_ import render_csv
+from .jsonfmt import render_json
+from .model import Entry, Result
+from .npz import render_npz
+from .text import render_text
+from .yaml_ import render_yaml
+
+FORMATS: tuple[str, ...] = ("text", "json", "yaml", "csv", "npz")
+
+__all__ = ["FORMATS", "Entry", "Result", "render", "write_atomic"]
+
+
+def render(result: Result, fmt: str, precision: int | None = None, color: bool = False) -> bytes:
+    """The bytes of `result` in format `fmt`.
+
+    Bad `fmt` or `precision` come from the command line, so they raise
+    SpecError (exit 2 with a message) rather than a traceback.
+    """
+    if precision is not None and (
+        isinstance(precision, bool) or not isinstance(precision, int) or precision < 1
+    ):
+        raise SpecError(f"--precision must be a positive integer, got {precision!r}",
+                        location="--precision")
+    if fmt == "text":
+        return render_text(result, precision=precision, color=color)
+    if fmt == "json":
+        return render_json(result)
+    if fmt == "yaml":
+        return render_yaml(result)
+    if fmt == "csv":
+        return render_csv(result, precision=precision)
+    if fmt == "npz":
+        return render_npz(result)
+    raise SpecError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}",
+                    location="--format")

@@ -1,0 +1,57 @@
+"""`--format npz`: the exact arrays, for numpy users (`np.load(file)`).
+
+Keys are entry paths joined with "/" (`grad/a`, `jacobian/y/a`), arrays keep
+their dtype and shape bit for bit, unconnected entries are omitted (an npz
+cannot hold None), and `meta` is a 0-d unicode array holding the JSON of
+{"command", **meta, "null_entries": [keys of the omitted entries]}.
+
+The archive is written with `zipfile` and `np.lib.format.write_array`, the same
+layout `np.savez` produces (stored, zip64 members `KEY.npy`), for two reasons:
+`np.savez` takes the keys as keyword arguments, so a key such as `file` would
+clash with its own parameters, and it leaves member timestamps and attributes
+to zipfile's defaults; pinning them here keeps the bytes identical for
+identical results on every Python version.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import numpy as np
+
+from .jsonfmt import dumps
+from .model import Result
+from .tree import as_array
+
+META_KEY = "meta"
+NULL_KEY = "null_entries"  # in meta: keys of the omitted (unconnected) entries
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip header can hold
+
+
+def _arrays(result: Result) -> dict[str, np.ndarray]:
+    if NULL_KEY in result.meta:
+        raise ValueError(f"meta key {NULL_KEY!r} is reserved by the npz format")
+    meta = {"command": result.command, **result.meta}
+    meta[NULL_KEY] = ["/".join(e.path) for e in result.entries if e.value is None]
+    arrays = {META_KEY: np.array(dumps(meta))}
+    for entry in result.entries:
+        if entry.value is None:
+            continue
+        key = "/".join(entry.path)
+        if key in arrays:
+            raise ValueError(f"two entries (or an entry and meta) share the npz key {key!r}")
+        arrays[key] = as_array(entry.value)
+    return arrays
+
+
+def render_npz(result: Result) -> bytes:
+    """The entries as a deterministic .npz archive."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, mode="w", compression=zipfile.ZIP_STORED) as archive:
+        for key, arr in _arrays(result).items():
+            info = zipfile.ZipInfo(key + ".npy", date_time=_EPOCH)
+            info.external_attr = 0o644 << 16  # a regular file, rw-r--r--, once extracted
+            with archive.open(info, mode="w", force_zip64=True) as member:
+                np.lib.format.write_array(member, arr, allow_pickle=False)
+    return buffer.getvalue()

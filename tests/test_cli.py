@@ -1,0 +1,152 @@
+"""The command line through click's CliRunner, and once as a real process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from gradcli.cli import cli
+
+SPECS = Path(__file__).parent.parent / "specs"
+PATCH = str(SPECS / "assign-gradient-wrt-patch.yaml")
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_seed_004_json_contract() -> None:
+    code, out, err = run("grad", PATCH, "--wrt", "patch", "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["command"] == "grad"
+    assert doc["order"] == 1
+    assert doc["grad"] == {"patch": [[1.0, 2.0], [1.0, 2.0]]}
+    assert out.startswith('{"command": "grad"')
+
+
+def test_text_output_says_what_was_computed() -> None:
+    code, out, _ = run("grad", str(SPECS / "symbolic-gradient-sin-matmul.yaml"))
+    assert code == 0
+    assert "d(sum of y)/d(a)" in out
+    assert "SUM" in out
+    assert "(2, 2)" in out
+
+
+def test_eval_inline_expression() -> None:
+    code, out, _ = run("eval", "-e", "sin(x) * 2", "--set", "x=0.5", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["outputs"]["y"] == pytest.approx(2 * np.sin(0.5), rel=1e-15)
+
+
+def test_grad_inline_component_and_order() -> None:
+    code, out, _ = run("grad", "-e", "sum(x**3)", "--set", "x=[1.0, 2.0]", "--wrt", "x[1]",
+                       "--order", "2", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["grad"] == {"x[1]": 12.0}
+
+
+def test_cotangent_is_output_gradients() -> None:
+    code, out, _ = run("grad", "-e", "x * 3", "--set", "x=[1.0, 2.0]",
+                       "--cotangent", "y=[1.0, -2.0]", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["grad"]["x"] == [3.0, -6.0]
+
+
+def test_unconnected_modes() -> None:
+    spec = ["-e", "a * 2 + stop_gradient(b)", "--set", "a=1.0", "--set", "b=2.0",
+            "--format", "json"]
+    code, out, err = run("grad", *spec)
+    assert code == 0
+    assert json.loads(out)["grad"] == {"a": 2.0, "b": None}
+    assert "stop_gradient" in err
+    code, out, _ = run("grad", *spec, "--unconnected", "zero")
+    assert json.loads(out)["grad"]["b"] == 0.0
+    code, out, err = run("grad", *spec, "--unconnected", "error")
+    assert code == 2 and out == ""
+    assert "unconnected source b" in err
+
+
+def test_unused_input_is_explained() -> None:
+    code, out, err = run("grad", "-e", "a * 2", "--set", "a=1.0", "--set", "b=2.0",
+                         "--wrt", "b", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["grad"] == {"b": None}
+    assert "does not depend on b" in err
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "yaml", "csv"])
+def test_every_format_writes_atomically(tmp_path: Path, fmt: str) -> None:
+    target = tmp_path / f"out.{fmt}"
+    code, out, _ = run("grad", PATCH, "--format", fmt, "-o", str(target))
+    assert code == 0 and out == ""
+    assert target.read_bytes()
+    assert not [p for p in tmp_path.iterdir() if p != target]
+
+
+def test_npz_output(tmp_path: Path) -> None:
+    target = tmp_path / "g.npz"
+    code, _, _ = run("grad", PATCH, "--format", "npz", "-o", str(target))
+    assert code == 0
+    with np.load(target) as data:
+        np.testing.assert_array_equal(data["grad/patch"], [[1.0, 2.0], [1.0, 2.0]])
+
+
+def test_set_from_npy_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    np.save(tmp_path / "x.npy", np.array([1.0, 2.0, 3.0]))
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("grad", "-e", "sum(x * x)", "--set", "x=@x.npy", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["grad"]["x"] == [2.0, 4.0, 6.0]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["grad", "-e", "x", "--set", "x"], "NAME=VALUE"),
+    (["grad", "-e", "x", "--set", "x=[1, [2]]"], "--set x"),
+    (["grad", "-e", "x*2", "--set", "x=1.0", "--wrt", "q"], "unknown source 'q'"),
+    (["grad", "-e", "x*2", "--set", "x=[1.0, 2.0]", "--wrt", "x[7]"], "x[7]"),
+    (["grad", "-e", "x*2", "--set", "x=[1.0, 2.0]", "--cotangent", "y=[1.0]"], "cotangent"),
+    (["grad", "-e", "x*2", "--set", "x=1.0", "-o", "/nonexistent/dir/out.json"], "--out"),
+])
+def test_bad_command_line_values(args: list[str], fragment: str) -> None:
+    code, out, err = run(*args)
+    assert code == 2
+    assert out == ""
+    assert fragment in err
+    assert "Traceback" not in err
+
+
+def test_check_finite_exit_3() -> None:
+    code, _, err = run("eval", "-e", "log(x)", "--set", "x=-1.0", "--check-finite")
+    assert code == 3
+    assert "non-finite" in err
+    code, _, err = run("eval", "-e", "log(x)", "--set", "x=-1.0")
+    assert code == 0 and "warning" in err
+
+
+def test_console_script_as_a_real_process() -> None:
+    exe = shutil.which("gradcli")
+    command = [exe] if exe else [sys.executable, "-m", "gradcli"]
+    done = subprocess.run([*command, "grad", PATCH, "--wrt", "patch", "--format", "json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["grad"]["patch"] == [[1.0, 2.0], [1.0, 2.0]]
+    bad = subprocess.run([*command, "grad", "-e", "lambda: 1"], capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("gradcli: error: --expr:1:")
+    assert "Traceback" not in bad.stderr
+
+
+def test_python_dash_m() -> None:
+    done = subprocess.run([sys.executable, "-m", "gradcli", "--version"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and "0.1.0" in done.stdout
