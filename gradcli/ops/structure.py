@@ -81,12 +81,16 @@ def _no_batch(inputs: tuple[Node, ...], batched: tuple[bool, ...], attrs: Attrs)
 
 
 def _vjp_cast(g: Node, out: Node, needs: tuple[bool, ...]) -> tuple[Node | None, ...]:
+    # Only float -> float carries a derivative; a cast to an integer (or bool)
+    # truncates, which is piecewise constant.
     x = out.inputs[0]
-    return (N.cast(g, x.dtype) if x.is_float else None,)
+    return (N.cast(g, x.dtype) if x.is_float and out.is_float else None,)
 
 
 def _jvp_cast(t: tuple[Node | None, ...], out: Node) -> Node | None:
-    return None if t[0] is None or not out.inputs[0].is_float else N.cast(t[0], out.dtype)
+    if t[0] is None or not (out.inputs[0].is_float and out.is_float):
+        return None
+    return N.cast(t[0], out.dtype)
 
 
 # ---- reshapes ------------------------------------------------------------------
@@ -354,7 +358,9 @@ ROWS = [
               _batch_concat, sym_numpy(_forward_concat), "join arrays along an axis"),
     Primitive("pad", _infer_pad, _forward_pad,
               lambda g, out, needs: (getitem(g, _unpad_index(out)),),
-              lambda t, out: None if t[0] is None else apply("pad", t, out.attrs),
+              # the padding is constant: its tangent is 0 whatever the pad value
+              lambda t, out: None if t[0] is None else apply(
+                  "pad", t, {**out.attrs, "value": 0.0}),
               lambda ins, b, at: apply("pad", ins, {**at, "widths": ((0, 0),) + at["widths"]}),
               sym_numpy(_forward_pad), "pad with a constant value"),
 ]
