@@ -29,10 +29,10 @@ def unary(name: str, forward: Callable[..., np.ndarray], deriv: Deriv | None,
     vjp = jvp = None
     if deriv is not None:
         def vjp(g: Node, out: Node, needs: tuple[bool, ...]) -> tuple[Node | None, ...]:
-            return (N.mul(g, deriv(out.inputs[0], out)),)
+            return (N.mul_derivative(g, deriv(out.inputs[0], out)),)
 
         def jvp(t: tuple[Node | None, ...], out: Node) -> Node | None:
-            return None if t[0] is None else N.mul(t[0], deriv(out.inputs[0], out))
+            return None if t[0] is None else N.mul_derivative(t[0], deriv(out.inputs[0], out))
 
     return Primitive(name, infer_elementwise, forward, vjp, jvp, batch_elementwise(name),
                      sym_elementwise(sympy), doc, kink)
@@ -134,13 +134,13 @@ def _binary(name: str, partials: Callable[[Node, Node, Node], tuple[Node, Node]]
     def vjp(g: Node, out: Node, needs: tuple[bool, ...]) -> tuple[Node | None, ...]:
         a, b = out.inputs
         da, db = partials(a, b, out)
-        return (N.sum_to(N.mul(g, da), a.shape) if needs[0] else None,
-                N.sum_to(N.mul(g, db), b.shape) if needs[1] else None)
+        return (N.sum_to(N.mul_derivative(g, da), a.shape) if needs[0] else None,
+                N.sum_to(N.mul_derivative(g, db), b.shape) if needs[1] else None)
 
     def jvp(t: tuple[Node | None, ...], out: Node) -> Node | None:
         a, b = out.inputs
         da, db = partials(a, b, out)
-        terms = [N.mul(ti, d) for ti, d in zip(t, (da, db)) if ti is not None]
+        terms = [N.mul_derivative(ti, d) for ti, d in zip(t, (da, db)) if ti is not None]
         if not terms:
             return None
         total = terms[0] if len(terms) == 1 else N.add(terms[0], terms[1])

@@ -63,6 +63,24 @@ def mul(a: Node, b: Node) -> Node:
     return apply("mul", (a, b))
 
 
+def mul_derivative(g: Node, d: Node) -> Node:
+    """g * d for a cotangent/tangent g and a local derivative d.
+
+    When g is `where(c, t, 0)` (the untaken branch of a `where` gets exactly
+    zero), the product is `where(c, t * d, 0)`: positions where d is inf or
+    NaN because the branch is invalid there (log(0), sqrt(-1)) then stay 0
+    instead of 0 * inf = NaN.  Only derivative rules use this; user
+    arithmetic keeps IEEE semantics.
+    """
+    if g.op == "where" and g.dtype == d.dtype:
+        cond, taken, other = g.inputs
+        if _is_zero(other):
+            return where(cond, mul_derivative(taken, d), other)
+        if _is_zero(taken):
+            return where(cond, taken, mul_derivative(other, d))
+    return mul(g, d)
+
+
 def neg(a: Node) -> Node:
     if a.op == "neg":
         return a.inputs[0]
