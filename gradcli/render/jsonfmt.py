@@ -2,8 +2,9 @@
 
 Written by hand rather than with `json.dumps` because the stdlib cannot spell
 float32 numbers with their own shortest digits and writes NaN/Infinity, which
-is not JSON. Layout: objects indented by two spaces, one key per line; every
-array (and any list in meta) on one line, so `jq`, `grep` and humans all cope.
+is not JSON. Layout: the whole document on one line (`{"command": "grad", ...}`),
+like `json.dumps` with its default separators, so a script can read it line by
+line and `jq` pretty-prints it when a human wants that.
 `--precision` never applies here: full precision is the contract.
 """
 
@@ -63,12 +64,9 @@ def _scalar(value: Any) -> str:
 
 def _dump(value: Any, indent: str) -> str:
     if isinstance(value, Mapping):
-        if not value:
-            return "{}"
-        inner = indent + "  "
-        items = [f"{inner}{json.dumps(str(k), ensure_ascii=False)}: {_dump(v, inner)}"
+        items = [f"{json.dumps(str(k), ensure_ascii=False)}: {_dump(v, indent)}"
                  for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+        return "{" + ", ".join(items) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_dump(v, indent) for v in value) + "]"
     return _scalar(value)

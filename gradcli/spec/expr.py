@@ -159,9 +159,15 @@ class _Compiler:
             value = N.cast(value, base.dtype) if base.is_float else value
             op = "setitem" if func.attr == "set" else "addat"
             return apply(op, (base, value), {"index": view.index})
+        if isinstance(func, ast.Attribute):
+            raise self.fail(func, f"calling .{func.attr}() is not allowed: only catalogue "
+                                  f"functions can be called (like {func.attr}(x))")
         if not isinstance(func, ast.Name):
+            self.visit(func, depth)  # names what is wrong with it (lambda, ...)
             raise self.fail(func, "only catalogue functions can be called (like sin(x))")
         name = func.id
+        if name.startswith("__"):
+            raise self.fail(func, f"name '{name}' is not allowed")
         if name in self.callables:
             return self.callables[name](*args, **kwargs)
         function = CATALOGUE.get(name)

@@ -1,0 +1,37 @@
+"""The user-facing catalogue of the expression language (DESIGN §4), built
+from the primitives.  The expression compiler looks functions up in
+CATALOGUE and operators in OPERATORS, and calls them with a Context."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from gradcli.functions import (
+    arrays,
+    create,
+    einsum,
+    elementwise,
+    linalg,
+    nn,
+    padding,
+    reduce,
+)
+from gradcli.functions.context import Context, as_node
+from gradcli.functions.operators import OPERATORS
+from gradcli.functions.registry import Function
+
+
+def _catalogue() -> Mapping[str, Function]:
+    table: dict[str, Function] = {}
+    for family in (elementwise, reduce, linalg, einsum, arrays, padding, nn, create):
+        for function in family.FUNCTIONS:
+            if function.name in table:
+                raise AssertionError(f"catalogue function {function.name} defined twice")
+            table[function.name] = function
+    return MappingProxyType(dict(sorted(table.items())))
+
+
+CATALOGUE: Mapping[str, Function] = _catalogue()
+
+__all__ = ["CATALOGUE", "OPERATORS", "Context", "Function", "as_node"]

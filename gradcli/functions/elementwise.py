@@ -1,0 +1,171 @@
+"""Elementwise functions: the primitives themselves, and the activations
+built from them in forms that are exact where a naive formula is not."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from gradcli.errors import SpecError
+from gradcli.functions.args import bool_arg, number_arg
+from gradcli.functions.context import Context, condition, elementwise, promote, to_float
+from gradcli.functions.registry import Function, define
+from gradcli.graph import Node, apply, const
+from gradcli.ops import TABLE
+from gradcli.ops import nodes as N
+from gradcli.ops.common import broadcast
+
+TIES = "ties split the derivative evenly (1/2 to each operand)"
+
+
+def c(value: float, like: Node) -> Node:
+    return N.scalar(value, like)
+
+
+def _direct(name: str) -> Function:
+    """A catalogue entry that is one unary float primitive."""
+
+    def impl(ctx: Context, x: Any) -> Node:
+        return N.unary(name, to_float(ctx, x))
+
+    row = TABLE[name]
+    return define(name, impl, row.doc, row.kink)
+
+
+def abs_(ctx: Context, x: Any) -> Node:
+    (x,) = promote(ctx, x)  # abs of integers stays integer, as in numpy
+    return N.unary("abs", x)
+
+
+def sign(ctx: Context, x: Any) -> Node:
+    (x,) = promote(ctx, x)
+    return N.unary("sign", x)
+
+
+def square(ctx: Context, x: Any) -> Node:
+    (x,) = promote(ctx, x)
+    return N.mul(x, x)
+
+
+def _scaled_log(factor: float) -> Callable[[Context, Any], Node]:
+    def impl(ctx: Context, x: Any) -> Node:
+        x = to_float(ctx, x)
+        return N.mul(N.unary("log", x), c(factor, x))
+
+    return impl
+
+
+def _param(ctx: Context, arg: str, value: Any) -> Node:
+    """A parameter like alpha: a number, or an array (then differentiable too)."""
+    if isinstance(value, Node):
+        return value
+    return const(number_arg(arg, value), ctx.dtype)
+
+
+def relu(ctx: Context, x: Any) -> Node:
+    x = to_float(ctx, x)
+    return N.where(N.compare("gt", x, c(0.0, x)), x, c(0.0, x))
+
+
+def leaky_relu(ctx: Context, x: Any, alpha: Any = 0.01) -> Node:
+    x, a = elementwise(ctx, to_float(ctx, x), _param(ctx, "alpha", alpha))
+    return N.where(N.compare("gt", x, c(0.0, x)), x, N.mul(a, x))
+
+
+def elu(ctx: Context, x: Any, alpha: Any = 1.0) -> Node:
+    x, a = elementwise(ctx, to_float(ctx, x), _param(ctx, "alpha", alpha))
+    positive = N.compare("gt", x, c(0.0, x))
+    # The negative branch sees min(x, 0) only (the double-where trick): for a
+    # huge positive x, expm1(x) = inf would otherwise turn the zero cotangent
+    # of the branch not taken into 0 * inf = nan.
+    clamped = N.where(positive, c(0.0, x), x)
+    return N.where(positive, x, N.mul(a, N.unary("expm1", clamped)))
+
+
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def gelu(ctx: Context, x: Any, approximate: Any = False) -> Node:
+    x = to_float(ctx, x)
+    if bool_arg("approximate", approximate):
+        # 0.5 x (1 + tanh(z)) = x sigmoid(2z): the same function without the
+        # cancellation of 1 + tanh(z) for negative x.
+        cube = N.mul(N.mul(x, x), x)
+        z = N.add(N.mul(c(2 * SQRT_2_OVER_PI, x), x), N.mul(c(2 * SQRT_2_OVER_PI * 0.044715, x),
+                                                          cube))
+        return N.mul(x, N.unary("sigmoid", z))
+    # 0.5 x erfc(-x / sqrt 2) = 0.5 x (1 + erf(x / sqrt 2)), exact in the left tail.
+    return N.mul(N.mul(c(0.5, x), x), N.unary("erfc", N.mul(c(-1 / math.sqrt(2.0), x), x)))
+
+
+def silu(ctx: Context, x: Any) -> Node:
+    x = to_float(ctx, x)
+    return N.mul(x, N.unary("sigmoid", x))
+
+
+def arctan2(ctx: Context, y: Any, x: Any) -> Node:
+    y, x = elementwise(ctx, to_float(ctx, y), x)
+    return apply("arctan2", (y, x))
+
+
+def maximum(ctx: Context, a: Any, b: Any) -> Node:
+    a, b = elementwise(ctx, a, b)
+    return apply("maximum", (a, b))
+
+
+def minimum(ctx: Context, a: Any, b: Any) -> Node:
+    a, b = elementwise(ctx, a, b)
+    return N.neg(apply("maximum", (N.neg(a), N.neg(b))))
+
+
+def clip(ctx: Context, x: Any, lo: Any, hi: Any) -> Node:
+    if lo is None and hi is None:
+        raise SpecError("at most one of 'lo' and 'hi' can be None")
+    out = as_float_like(ctx, x, lo, hi)
+    if lo is not None:
+        out = maximum(ctx, out, lo)
+    if hi is not None:
+        out = minimum(ctx, out, hi)
+    return out
+
+
+def as_float_like(ctx: Context, x: Any, *others: Any) -> Node:
+    """x cast to float when any of the others is a float (or a number)."""
+    present = [o for o in others if o is not None]
+    return elementwise(ctx, x, *present)[0]
+
+
+def where(ctx: Context, cond: Any, a: Any, b: Any) -> Node:
+    cond = condition(ctx, cond)
+    a, b = elementwise(ctx, a, b)
+    broadcast((cond, a, b))
+    return N.where(cond, a, b)
+
+
+_UNARY_PRIMITIVES = ["sqrt", "cbrt", "exp", "expm1", "log", "log1p", "sin", "cos", "tan",
+                     "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
+                     "arctanh", "erf", "erfc", "sigmoid", "softplus"]
+
+FUNCTIONS = [define("abs", abs_, TABLE["abs"].doc, TABLE["abs"].kink),
+             define("sign", sign, TABLE["sign"].doc, TABLE["sign"].kink)]
+FUNCTIONS += [_direct(name) for name in _UNARY_PRIMITIVES]
+FUNCTIONS += [
+    define("square", square, "x * x"),
+    define("log2", _scaled_log(1 / math.log(2.0)), "base-2 logarithm, log(x) / log(2)"),
+    define("log10", _scaled_log(1 / math.log(10.0)), "base-10 logarithm, log(x) / log(10)"),
+    define("arctan2", arctan2, "angle of the point (x, y): arctan2(y, x), numpy's order",
+           "undefined at (0, 0); derivatives there are nan"),
+    define("relu", relu, "max(x, 0), as where(x > 0, x, 0)", "relu'(0) = 0"),
+    define("leaky_relu", leaky_relu, "x for x > 0, alpha * x otherwise",
+           "leaky_relu'(0) = alpha"),
+    define("elu", elu, "x for x > 0, alpha * (e**x - 1) otherwise", "elu'(0) = alpha"),
+    define("gelu", gelu, "x * Phi(x) (exact erf form); approximate=True: the tanh form"),
+    define("silu", silu, "x * sigmoid(x) (swish)"),
+    define("maximum", maximum, "elementwise larger value (broadcasting)", TIES),
+    define("minimum", minimum, "elementwise smaller value, -maximum(-a, -b)", TIES),
+    define("clip", clip, "minimum(maximum(x, lo), hi); lo or hi may be None",
+           "at x == lo or x == hi the derivative splits evenly: 1/2 to x, 1/2 to the bound"),
+    define("where", where, "a where cond is true, else b (cond: a comparison like x > 0)",
+           "no derivative through cond; the branch not taken gets exactly 0"),
+]

@@ -1,0 +1,104 @@
+"""numpy.pad.  "constant" is the pad primitive; "edge", "reflect",
+"symmetric" and "wrap" copy existing elements, so along each axis they are
+a concatenation of slices of x.  Which element lands where is taken from
+numpy itself (np.pad of an index range), so the layout matches numpy exactly,
+including pads wider than the array."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gradcli.errors import SpecError
+from gradcli.functions.args import number_arg, str_arg
+from gradcli.functions.context import Context, as_node
+from gradcli.functions.registry import define
+from gradcli.graph import Node, apply
+from gradcli.ops import nodes as N
+from gradcli.ops.structure import getitem
+
+MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+
+
+def pad_widths(pad_width: Any, ndim: int) -> tuple[tuple[int, int], ...]:
+    """numpy's pad_width forms: n, (n,), (before, after), ((before, after),),
+    or one (before, after) pair per axis."""
+    try:
+        array = np.asarray(pad_width)
+    except ValueError:
+        array = None
+    if array is None or array.dtype.kind not in "iu" or array.ndim > 2:
+        raise SpecError(f"argument 'pad_width' must be an integer, a (before, after) pair or "
+                        f"one pair per axis, got {pad_width!r}")
+    try:
+        pairs = np.broadcast_to(array, (ndim, 2))
+    except ValueError:
+        raise SpecError(f"pad_width {pad_width!r} does not fit an array of {ndim} "
+                        "dimensions") from None
+    if (pairs < 0).any():
+        raise SpecError(f"pad_width {pad_width!r} cannot be negative")
+    return tuple((int(lo), int(hi)) for lo, hi in pairs)
+
+
+def _runs(indices: np.ndarray) -> list[tuple[int, int, int]]:
+    """Split a list of source indices into (start, length, step) runs with
+    step -1, 0 or +1, each of which is one slice (or one broadcast element)."""
+    runs: list[tuple[int, int, int]] = []
+    i = 0
+    while i < len(indices):
+        step = 0
+        if i + 1 < len(indices) and abs(int(indices[i + 1]) - int(indices[i])) <= 1:
+            step = int(indices[i + 1]) - int(indices[i])
+        j = i + 1
+        while j < len(indices) and int(indices[j]) - int(indices[j - 1]) == step:
+            j += 1
+        runs.append((int(indices[i]), j - i, step))
+        i = j
+    return runs
+
+
+def _take_run(x: Node, axis: int, start: int, length: int, step: int) -> Node:
+    lead = (slice(None),) * axis
+    if step == 0:
+        one = getitem(x, lead + (slice(start, start + 1),))
+        return N.broadcast_to(one, one.shape[:axis] + (length,) + one.shape[axis + 1:])
+    if step == 1:
+        return getitem(x, lead + (slice(start, start + length),))
+    stop = start - length
+    return getitem(x, lead + (slice(start, None if stop < 0 else stop, -1),))
+
+
+def _pad_axis(x: Node, axis: int, before: int, after: int, mode: str) -> Node:
+    if before == after == 0:
+        return x
+    n = x.shape[axis]
+    if n == 0:
+        raise SpecError(f"mode {mode!r} cannot pad axis {axis}: it has no elements to copy")
+    source = np.pad(np.arange(n), (before, after), mode=mode)
+    parts = [_take_run(x, axis, *run) for run in _runs(source)]
+    return parts[0] if len(parts) == 1 else apply("concat", parts, {"axis": axis})
+
+
+def pad(ctx: Context, x: Any, pad_width: Any, mode: Any = "constant",
+        constant_values: Any = 0) -> Node:
+    x = as_node(ctx, x)
+    mode = str_arg("mode", mode, MODES)
+    widths = pad_widths(pad_width, x.ndim)
+    if mode == "constant":
+        if isinstance(constant_values, (list, tuple)):
+            raise SpecError("argument 'constant_values' must be one number (per-axis values "
+                            "are not supported)")
+        value = number_arg("constant_values", constant_values)
+        if all(w == (0, 0) for w in widths):
+            return x
+        return apply("pad", (x,), {"widths": widths, "value": value})
+    for axis, (before, after) in enumerate(widths):
+        x = _pad_axis(x, axis, before, after, mode)
+    return x
+
+
+FUNCTIONS = [
+    define("pad", pad, "numpy.pad with mode 'constant' (constant_values), 'edge', "
+           "'reflect', 'symmetric' or 'wrap'"),
+]

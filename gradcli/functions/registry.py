@@ -1,0 +1,62 @@
+"""A catalogue entry and the wrapper that gives every function the same
+behaviour on bad calls: a SpecError naming the function, never a TypeError
+or a bare numpy exception."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gradcli.errors import GradcliError, SpecError
+from gradcli.graph import Node
+
+
+@dataclass(frozen=True)
+class Function:
+    """One user-facing function of the expression language."""
+
+    name: str
+    build: Callable[..., Node]  # build(ctx, *args, **kwargs) -> Node
+    signature: str  # "sum(x, axis=None, keepdims=False)"
+    doc: str  # one line
+    kink: str = ""  # convention at kinks / non-differentiable points, "" if smooth
+
+
+def _signature_text(name: str, sig: inspect.Signature) -> str:
+    parts = []
+    for p in list(sig.parameters.values())[1:]:  # the first is the Context
+        if p.kind is p.VAR_POSITIONAL:
+            parts.append(f"*{p.name}")
+        elif p.default is p.empty:
+            parts.append(p.name)
+        else:
+            default = f'"{p.default}"' if isinstance(p.default, str) else repr(p.default)
+            parts.append(f"{p.name}={default}")
+    return f"{name}({', '.join(parts)})"
+
+
+def define(name: str, impl: Callable[..., Node], doc: str, kink: str = "") -> Function:
+    """Wrap `impl(ctx, ...)` as a catalogue Function.
+
+    Calls that do not fit the signature, and errors raised while building,
+    become SpecErrors (ShapeErrors stay ShapeErrors) prefixed by the name.
+    """
+    sig = inspect.signature(impl)
+    signature = _signature_text(name, sig)
+
+    def build(ctx: object, *args: object, **kwargs: object) -> Node:
+        try:
+            sig.bind(ctx, *args, **kwargs)
+        except TypeError as exc:
+            raise SpecError(f"{signature}: {exc}") from None
+        try:
+            return impl(ctx, *args, **kwargs)
+        except GradcliError as exc:
+            if exc.message.startswith((f"{name}:", f"{name} ")):
+                raise
+            raise type(exc)(f"{name}: {exc.message}", exc.location) from None
+
+    build.__name__ = name
+    build.__doc__ = doc
+    return Function(name, build, signature, doc, kink)
