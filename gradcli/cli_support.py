@@ -1,0 +1,100 @@
+"""What every command does around the engine: build the Problem from the
+spec or -e, parse --set/--cotangent values, render and write the result."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from gradcli.errors import Location, NumericFault, SpecError
+from gradcli.spec.inputs import MAX_ELEMENTS
+
+
+def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype: str | None,
+                  max_elements: int | None) -> Any:
+    from gradcli.api import Problem
+    from gradcli.spec.load import from_document, load_file
+    from gradcli.spec.yamlread import Document
+
+    limit = max_elements or MAX_ELEMENTS
+    if spec and expr:
+        raise SpecError("give either a SPEC file or -e/--expr, not both", "--expr")
+    if expr is not None:
+        where = Location("--expr", 1, 1)
+        doc = Document({"outputs": {"y": expr}}, "--expr", {("outputs", "y"): where})
+        loaded = from_document(doc, Path.cwd(), dtype, limit)
+    elif spec:
+        loaded = load_file(spec, dtype=dtype, limit=limit)
+    else:
+        raise SpecError("give a SPEC file or an expression with -e", "SPEC")
+    overrides = {}
+    for item in sets:
+        name, value = parse_set(item, loaded, limit)
+        overrides[name] = value
+    return Problem(loaded, overrides)
+
+
+def parse_set(item: str, spec: Any, limit: int) -> tuple[str, Any]:
+    import yaml
+
+    from gradcli.spec.inputs import load_array_file
+    from gradcli.spec.load import check_name, input_value
+
+    name, sep, text = item.partition("=")
+    name = name.strip()
+    if not sep:
+        raise SpecError(f"--set needs NAME=VALUE, got '{item}'", "--set")
+    check_name(name, Location("--set", 1, 1), "input")
+    if text.startswith("@"):
+        array = load_array_file(Path(text[1:]), None, "--set")
+        return name, array.astype(spec.dtype) if array.dtype.kind == "f" else array
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"--set {name}: not a YAML value: {exc}", "--set") from None
+    previous = spec.inputs.get(name)
+    dtype = str(previous.dtype) if isinstance(previous, np.ndarray) else spec.dtype
+    where = Location("--set", 1, len(name) + 2)
+    try:
+        return name, input_value(value, dtype, Path.cwd(), where, limit)
+    except SpecError as exc:
+        raise SpecError(f"--set {name}: {exc.message}", "--set") from None
+
+
+def emit(result: Any, fmt: str, out: str | None, precision: int | None,
+         check_finite: bool) -> None:
+    from gradcli.render import render, write_atomic
+
+    bad = [entry for entry in result.entries if entry.value is not None
+           and np.asarray(entry.value).dtype.kind == "f"
+           and not np.all(np.isfinite(entry.value))]
+    names = ", ".join(".".join(e.path) for e in bad)
+    if bad and check_finite:
+        raise NumericFault(f"non-finite values (NaN or inf) in {names}")
+    color = fmt == "text" and out is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    data = render(result, fmt, precision=precision, color=color)
+    if out:
+        write_atomic(out, data)
+    elif fmt == "npz":
+        raise SpecError("--format npz is binary: write it with -o FILE", "--format")
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    if bad:
+        click.echo(f"gradcli: warning: non-finite values (NaN or inf) in {names}", err=True)
+
+
+def parse_cotangent(item: str, problem: Any, max_elements: int | None) -> tuple[str, Any]:
+    name, sep, _ = item.partition("=")
+    if not sep:
+        raise SpecError(f"--cotangent needs OUT=VALUE, got '{item}'", "--cotangent")
+    _, value = parse_set(item, problem.spec, max_elements or MAX_ELEMENTS)
+    if not isinstance(value, np.ndarray):
+        value = problem.constant_value(value)
+    return name.strip(), value

@@ -1,0 +1,1 @@
+"""One module per family of commands; `gradcli.cli` registers them."""

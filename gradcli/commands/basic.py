@@ -1,0 +1,49 @@
+"""`gradcli eval` and `gradcli grad`."""
+
+from __future__ import annotations
+
+import click
+
+from gradcli.cli_options import derivative_options, output_options, problem_options
+from gradcli.cli_support import build_problem, emit, parse_cotangent
+
+
+@click.command("eval")
+@problem_options
+@output_options
+def eval_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
+                 outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
+                 fmt: str, out: str | None, precision: int | None, check_finite: bool) -> None:
+    """Print the values of the outputs.
+
+    Example: gradcli eval -e 'sin(x) * 2' --set x=0.5
+    """
+    from gradcli.results import eval_result
+
+    problem = build_problem(spec, expr, sets, dtype, max_elements)
+    emit(eval_result(problem, list(outputs)), fmt, out, precision, check_finite)
+
+
+@click.command("grad")
+@problem_options
+@derivative_options
+@click.option("--order", type=click.IntRange(min=1), default=1, show_default=True,
+              help="N-th nested gradient: each step differentiates the sum of the previous.")
+@click.option("--cotangent", "cotangents", multiple=True, metavar="OUT=VALUE",
+              help="Weight output OUT by VALUE (vector-Jacobian product; TF output_gradients).")
+@output_options
+def grad_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
+                 outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
+                 wrt: tuple[str, ...], unconnected: str, order: int,
+                 cotangents: tuple[str, ...], fmt: str, out: str | None,
+                 precision: int | None, check_finite: bool) -> None:
+    """Print d(sum of the outputs)/d(source) for every source.
+
+    Example: gradcli grad specs/quickstart.yaml --wrt a --format json
+    """
+    from gradcli.results import grad_result
+
+    problem = build_problem(spec, expr, sets, dtype, max_elements)
+    cot = dict(parse_cotangent(item, problem, max_elements) for item in cotangents)
+    result = grad_result(problem, list(wrt) or None, order, cot, list(outputs), unconnected)
+    emit(result, fmt, out, precision, check_finite)
