@@ -174,3 +174,43 @@ def rows_to_blocks(rows: np.ndarray, lead: Shape, inner: Shape, samples: int | N
     k, m = len(lead), len(inner)
     order = (0,) + tuple(range(1 + k, 1 + k + m)) + tuple(range(1, 1 + k))
     return np.transpose(shaped, order)
+
+
+def jacobian_node(y: Node, source: Source) -> Node | None:
+    """The whole Jacobian d y / d source as one node of shape y.shape + source
+    shape (for `jacobian(expr, wrt)` inside expressions): a batched VJP over
+    a constant identity basis, so it is a graph and differentiable again."""
+    from gradcli.graph import const
+
+    inner = source_inner(source, False)
+    if y.size == 0:
+        return N.fill(0.0, y.shape + inner, y.dtype)
+    eye = np.eye(y.size, dtype=y.dtype).reshape((y.size,) + y.shape)
+    cot = leaf("cotangent", y.shape, y.dtype)
+    (g,) = vjp([y], [cot], [source.node])
+    g = restrict(g, source, 0)
+    if g is None:
+        return None
+    (rows,) = vmap([g], {id(cot): const(eye)})
+    return N.reshape(rows, y.shape + inner)
+
+
+def hessian_node(y: Node, source: Source) -> Node | None:
+    """d²(sum of y)/d source² as one node (source shape twice)."""
+    (g,) = gradient_nodes([y], [source], False)
+    if g is None:
+        return None
+    from gradcli.graph import const
+
+    inner = source_inner(source, False)
+    count = int(np.prod(inner, dtype=np.int64))
+    basis = Basis(source.node.shape, source.index).chunk(0, count, count, y.dtype)
+    tangent = leaf("tangent", source.node.shape, source.node.dtype)
+    (tg,) = jvp([g], {id(source.node): tangent})
+    if tg is None:
+        return N.fill(0.0, inner + inner, y.dtype)
+    (cols,) = vmap([tg], {id(tangent): const(basis)})
+    # cols[k] = d g / d src_k: move the basis axis last -> inner + inner
+    stacked = N.reshape(cols, inner + inner)
+    k = len(inner)
+    return N.transpose(stacked, tuple(range(k, 2 * k)) + tuple(range(k)))
