@@ -69,7 +69,8 @@ def test_as_node_stacks_lists_holding_nodes():
 
 
 @pytest.mark.parametrize("bad,message", [("abc", "string 'abc'"), (None, "None"),
-                                         ([[1, 2], [3]], "ragged"), ([1, "a"], "string 'a'")])
+                                         ([[1, 2], [3]], "ragged"), ([1, "a"], "string 'a'"),
+                                         (10 ** 400, "too large for float64")])
 def test_as_node_rejects(bad, message):
     with pytest.raises(SpecError, match=message):
         as_node(CTX, bad)

@@ -111,6 +111,15 @@ def test_one_hot():
     assert build("one_hot", [1, 0], 2, ctx=CTX32).dtype == "float32"
 
 
+def test_float32_context():
+    z = leaf("z", (4, 3), "float32")
+    for name in ("softmax", "log_softmax"):
+        assert build(name, z, ctx=CTX32).dtype == "float32"
+    assert build("sparse_cross_entropy", [0, 1, 2, 0], z, ctx=CTX32).dtype == "float32"
+    assert build("cross_entropy", z, z, ctx=CTX32).dtype == "float32"
+    assert build("mse", z, 1.0, ctx=CTX32).dtype == "float32"
+
+
 def test_nn_argument_errors():
     logits = leaf("z", (4, 3), "float64")
     with pytest.raises(SpecError, match="^sparse_cross_entropy: 'labels' must be integers"):

@@ -65,6 +65,17 @@ def test_default_axis_reduces_everything():
         assert value(name, x).shape == ()
 
 
+def test_reductions_of_a_scalar():
+    x = np.array(-1.5)
+    for name, ref in REDUCTIONS.items():
+        np.testing.assert_allclose(value(name, x), ref(x), rtol=1e-15)
+        if name not in ("std", "var"):  # constant 0 for a scalar: checked below
+            check_derivatives(builder(name), np.array(1.25))
+    for name in ("std", "var"):
+        (g,) = gradients(builder(name), x)
+        assert float(g) == 0.0
+
+
 def test_var_std_ddof():
     x = rand((4, 3), 2)
     np.testing.assert_allclose(value("var", x, axis=0, ddof=1), np.var(x, axis=0, ddof=1),

@@ -50,14 +50,15 @@ def as_node(ctx: Context, value: Any) -> Node:
         if value.dtype.kind in "iub":
             return const(value)
         raise SpecError(f"an array of dtype {value.dtype} cannot be used as a value")
-    if isinstance(value, (bool, int, float, np.number)):
-        return const(value, ctx.dtype)
-    if isinstance(value, (list, tuple)):
-        if _contains_node(value):
-            return _stack_elements(ctx, value)
+    if isinstance(value, (list, tuple)) and _contains_node(value):
+        return _stack_elements(ctx, value)
+    if isinstance(value, (list, tuple, bool, int, float, np.number, np.bool_)):
         _check_numbers(value)
         try:
             return const(np.asarray(value, dtype=ctx.dtype), ctx.dtype)
+        except OverflowError:
+            raise SpecError(f"{_short(value)} holds an integer too large for "
+                            f"{ctx.dtype}") from None
         except ValueError:
             raise SpecError(f"the nested list {_short(value)} is ragged: every row must have "
                             "the same length") from None
@@ -73,7 +74,7 @@ def _check_numbers(value: Any) -> None:
     if isinstance(value, (list, tuple)):
         for item in value:
             _check_numbers(item)
-    elif not isinstance(value, (bool, int, float, np.number)):
+    elif not isinstance(value, (bool, int, float, np.number, np.bool_)):
         raise SpecError(f"{_describe(value)} cannot be an element of an array")
 
 

@@ -92,9 +92,8 @@ def gelu(ctx: Context, x: Any, approximate: Any = False) -> Node:
         # 0.5 x (1 + tanh(z)) = x sigmoid(2z): the same function without the
         # cancellation of 1 + tanh(z) for negative x.
         cube = N.mul(N.mul(x, x), x)
-        z = N.add(N.mul(c(2 * SQRT_2_OVER_PI, x), x), N.mul(c(2 * SQRT_2_OVER_PI * 0.044715, x),
-                                                          cube))
-        return N.mul(x, N.unary("sigmoid", z))
+        two_z = N.mul(c(2 * SQRT_2_OVER_PI, x), N.add(x, N.mul(c(0.044715, x), cube)))
+        return N.mul(x, N.unary("sigmoid", two_z))
     # 0.5 x erfc(-x / sqrt 2) = 0.5 x (1 + erf(x / sqrt 2)), exact in the left tail.
     return N.mul(N.mul(c(0.5, x), x), N.unary("erfc", N.mul(c(-1 / math.sqrt(2.0), x), x)))
 
@@ -122,7 +121,7 @@ def minimum(ctx: Context, a: Any, b: Any) -> Node:
 def clip(ctx: Context, x: Any, lo: Any, hi: Any) -> Node:
     if lo is None and hi is None:
         raise SpecError("at most one of 'lo' and 'hi' can be None")
-    out = as_float_like(ctx, x, lo, hi)
+    out = _promoted(ctx, x, lo, hi)
     if lo is not None:
         out = maximum(ctx, out, lo)
     if hi is not None:
@@ -130,8 +129,8 @@ def clip(ctx: Context, x: Any, lo: Any, hi: Any) -> Node:
     return out
 
 
-def as_float_like(ctx: Context, x: Any, *others: Any) -> Node:
-    """x cast to float when any of the others is a float (or a number)."""
+def _promoted(ctx: Context, x: Any, *others: Any) -> Node:
+    """x promoted with the others present (a float bound makes an int x float)."""
     present = [o for o in others if o is not None]
     return elementwise(ctx, x, *present)[0]
 

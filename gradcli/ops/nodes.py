@@ -40,7 +40,12 @@ def _is_one(x: Node) -> bool:
 
 
 def _broadcast_shape(a: Node, b: Node) -> Shape:
-    return tuple(np.broadcast_shapes(a.shape, b.shape))
+    from gradcli.errors import ShapeError
+
+    try:
+        return tuple(np.broadcast_shapes(a.shape, b.shape))
+    except ValueError:
+        raise ShapeError(f"shapes {a.shape} and {b.shape} do not broadcast together") from None
 
 
 def add(a: Node, b: Node) -> Node:
@@ -53,6 +58,9 @@ def add(a: Node, b: Node) -> Node:
 
 
 def mul(a: Node, b: Node) -> Node:
+    """a * b, folding a factor of exactly one or zero away.  Folding zero is
+    right for derivative graphs (a zero cotangent contributes nothing) but
+    not IEEE (0 * inf), so user arithmetic builds `mul` nodes directly."""
     shape = _broadcast_shape(a, b)
     if _is_one(b) and a.shape == shape:
         return a
