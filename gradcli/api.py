@@ -15,7 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.autodiff import sum_all, vjp
+from gradcli.autodiff import jvp, sum_all, vjp
+from gradcli.blocks import (
+    BlockPlan,
+    Progress,
+    check_independent,
+    default_max_memory,
+    independence_program,
+    plan_hessian,
+    plan_jacobian,
+    run_blocks,
+)
 from gradcli.errors import Location, SpecError
 from gradcli.evaluate import Program, plan
 from gradcli.functions.context import Context
@@ -37,7 +47,7 @@ def load(source: str | Path | dict[str, Any], dtype: str | None = None,
         spec = load_dict(source, dtype=dtype, limit=max_elements)
     else:
         spec = load_file(str(source), dtype=dtype, limit=max_elements)
-    return Problem(spec)
+    return Problem(spec, max_elements=max_elements)
 
 
 @dataclass(frozen=True)
@@ -51,8 +61,10 @@ class GradPlan:
 class Problem:
     """A spec's graph: inputs as leaves, `let` and outputs as nodes."""
 
-    def __init__(self, spec: Spec, sets: Mapping[str, np.ndarray] | None = None) -> None:
+    def __init__(self, spec: Spec, sets: Mapping[str, np.ndarray] | None = None,
+                 max_elements: int = MAX_ELEMENTS) -> None:
         self.spec = spec
+        self.max_elements = max_elements
         self.ctx = Context(spec.dtype)
         self.values: dict[str, np.ndarray] = {}
         self.leaves: dict[str, Node] = {}
@@ -173,6 +185,95 @@ class Problem:
         arrays = iter(built.program.run(inputs))
         return {s.key: next(arrays) if ok else None
                 for s, ok in zip(built.sources, built.connected)}
+
+    def jacobian(self, mode: str = "auto", batch_axis: int | None = None,
+                 values: Values | None = None, wrt: Sequence[str] | None = None,
+                 outputs: Sequence[str] | None = None, chunk_size: int | None = None,
+                 max_memory: int | None = None, progress: Progress | None = None
+                 ) -> dict[str, dict[str, np.ndarray | None]]:
+        """d(output)/d(source) for every pair, shape out.shape + source shape (never
+        summed); with batch_axis=0, per-sample blocks (N,) + out[1:] + source[1:]."""
+        if mode not in ("auto", "rev", "fwd"):
+            raise SpecError(f"--mode must be auto, rev or fwd, not {mode!r}", "--mode")
+        chosen, sources = self.select_outputs(outputs), self.sources(wrt)
+        memory = max_memory or default_max_memory()
+        key = ("jacobian", tuple(s.key for s in sources), tuple(n for n, _ in chosen), mode,
+               batch_axis, chunk_size, memory)
+        block_plan = self._plans.get(key)
+        if block_plan is None:
+            block_plan = self._plans[key] = plan_jacobian(
+                chosen, sources, mode, batch_axis, chunk_size, memory, self.max_elements)
+        return self._run_blocks(block_plan, chosen, sources, values, progress)
+
+    def hessian(self, batch_axis: int | None = None, values: Values | None = None,
+                wrt: Sequence[str] | None = None, outputs: Sequence[str] | None = None,
+                chunk_size: int | None = None, max_memory: int | None = None,
+                progress: Progress | None = None) -> dict[str, dict[str, np.ndarray | None]]:
+        """Blocks d²(sum of outputs)/d(src_i)d(src_j), shape src_i + src_j,
+        forward-over-reverse; with batch_axis=0, per-sample blocks."""
+        chosen, sources = self.select_outputs(outputs), self.sources(wrt)
+        memory = max_memory or default_max_memory()
+        key = ("hessian", tuple(s.key for s in sources), tuple(n for n, _ in chosen),
+               batch_axis, chunk_size, memory)
+        block_plan = self._plans.get(key)
+        if block_plan is None:
+            block_plan = self._plans[key] = plan_hessian(
+                chosen, sources, batch_axis, chunk_size, memory, self.max_elements)
+        return self._run_blocks(block_plan, chosen, sources, values, progress)
+
+    def _run_blocks(self, block_plan: BlockPlan, chosen: list[tuple[str, Node]],
+                    sources: Sequence[Source], values: Values | None,
+                    progress: Progress | None) -> dict[str, dict[str, np.ndarray | None]]:
+        inputs = dict(self.inputs_for(values))
+        if block_plan.samples is not None:
+            key = ("independence", tuple(s.key for s in sources), tuple(n for n, _ in chosen))
+            if key not in self._plans:
+                self._plans[key] = independence_program([n for _, n in chosen], sources)
+            check_independent(self._plans[key], sources, block_plan.samples, inputs)
+        return run_blocks(block_plan, inputs, self.spec.dtype, progress)
+
+    def jvp(self, tangent: Mapping[str, Any], values: Values | None = None,
+            outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """Directional derivatives of the outputs along `tangent` (inputs without
+        one have a zero tangent)."""
+        return self.jvp_with_values(tangent, values, outputs)[1]
+
+    def jvp_with_values(self, tangent: Mapping[str, Any], values: Values | None = None,
+                        outputs: Sequence[str] | None = None
+                        ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        chosen = self.select_outputs(outputs)
+        names = tuple(tangent)
+        for name in names:
+            node = self.leaves.get(name)
+            if node is None or not node.is_float:
+                what = "an integer input" if node is not None else "not an input"
+                raise SpecError(f"--tangent {name}: {what}; tangents go on float inputs "
+                                f"({', '.join(self.default_wrt())})", "--tangent")
+        key = ("jvp", names, tuple(n for n, _ in chosen))
+        program = self._plans.get(key)
+        if program is None:
+            leaves = {id(self.leaves[n]): leaf(f"tangent:{n}", self.leaves[n].shape,
+                                                 self.leaves[n].dtype) for n in names}
+            tangents = jvp([node for _, node in chosen], leaves)
+            nodes = [node for _, node in chosen] + [
+                t if t is not None else N.zeros_like(node)
+                for t, (_, node) in zip(tangents, chosen)]
+            program = self._plans[key] = plan(nodes)
+        feed = dict(self.inputs_for(values))
+        for name in names:
+            node = self.leaves[name]
+            array = np.asarray(tangent[name], dtype=node.dtype)
+            if array.shape != node.shape:
+                try:
+                    array = np.broadcast_to(array, node.shape).copy()
+                except ValueError:
+                    raise SpecError(f"--tangent {name} must have shape {node.shape}, got "
+                                    f"{array.shape}", "--tangent") from None
+            feed[f"tangent:{name}"] = array
+        arrays = program.run(feed)
+        count = len(chosen)
+        return ({n: a for (n, _), a in zip(chosen, arrays[:count])},
+                {n: a for (n, _), a in zip(chosen, arrays[count:])})
 
     def explain(self, source_key: str, outputs: Sequence[str] | None = None) -> str:
         (source,) = self.sources([source_key])

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from gradcli import __version__
-from gradcli.commands import basic
+from gradcli.commands import basic, derivatives
 from gradcli.errors import EXIT_BUG, GradcliError
 
 
@@ -49,7 +49,8 @@ def cli(debug: bool) -> None:
     """
 
 
-for command in (basic.eval_command, basic.grad_command):
+for command in (basic.eval_command, basic.grad_command, derivatives.jacobian_command,
+                derivatives.hessian_command, derivatives.jvp_command):
     cli.add_command(command)
 
 

@@ -79,6 +79,20 @@ def compare_expect(problem: Any, rtol: float | None = None,
         grads = problem.grad(wrt=list(wanted), order=order)
         results += [compare(f"orders.{order}.{k}", grads[k], v, rtol, atol)
                     for k, v in wanted.items()]
+    if "jacobian" in expect:
+        for out, block in _mapping(expect["jacobian"], "jacobian").items():
+            wanted = _mapping(block, f"jacobian.{out}")
+            got = problem.jacobian(wrt=list(wanted), outputs=[out])[out]
+            results += [compare(f"jacobian.{out}.{k}", got[k], v, rtol, atol)
+                        for k, v in wanted.items()]
+    if "hessian" in expect:
+        rows = _mapping(expect["hessian"], "hessian")
+        keys = list(dict.fromkeys([*rows, *(k for r in rows.values()
+                                            for k in _mapping(r, "hessian row"))]))
+        got = problem.hessian(wrt=keys)
+        for i, row in rows.items():
+            results += [compare(f"hessian.{i}.{j}", got[i][j], v, rtol, atol)
+                        for j, v in _mapping(row, f"hessian.{i}").items()]
     return results
 
 

@@ -32,6 +32,10 @@ class Entry:
     title: str
     value: np.ndarray | None
     note: str = ""
+    # For Jacobian/Hessian blocks: how many leading axes index the "row"
+    # quantity (the output, or source i); text output then also shows the
+    # block as a rows x columns matrix, as mathematicians write it.
+    row_axes: int | None = None
 
     def __post_init__(self) -> None:
         # Checked here so a wrong call fails where it is made, not deep in a

@@ -89,9 +89,29 @@ def _entry_lines(entry: Entry, precision: int | None, color: bool) -> list[str]:
         arr = as_array(entry.value)
         lines = [f"{title}  shape {tuple(arr.shape)} {arr.dtype}"]
         lines += _indented(format_array(arr, precision))
+        matrix = _as_matrix(arr, entry.row_axes)
+        if matrix is not None:
+            lines.append(f"{_INDENT}as a {matrix.shape[0]} x {matrix.shape[1]} matrix "
+                         "(rows: first quantity flattened, columns: second):")
+            lines += _indented(format_array(matrix, precision))
     if entry.note:
         lines += _indented(entry.note)
     return lines
+
+
+# Matrices larger than this are only useful in json/npz; text stays readable.
+MATRIX_LIMIT = 16
+
+
+def _as_matrix(arr: np.ndarray, row_axes: int | None) -> np.ndarray | None:
+    """The block reshaped rows x columns, when that differs from its own shape."""
+    if row_axes is None or arr.size == 0:
+        return None
+    rows = int(np.prod(arr.shape[:row_axes], dtype=np.int64))
+    cols = int(np.prod(arr.shape[row_axes:], dtype=np.int64))
+    if rows > MATRIX_LIMIT or cols > MATRIX_LIMIT or arr.shape == (rows, cols):
+        return None
+    return arr.reshape(rows, cols)
 
 
 def render_text(result: Result, precision: int | None = None, color: bool = False) -> bytes:

@@ -1,0 +1,233 @@
+"""Jacobian, Hessian and JVP requests of a Problem: choosing the mode,
+sizing the work before allocating it, planning once, and reshaping the
+batched results into the documented layouts (out + src, src_i + src_j,
+with the sample axis first under --batch-axis 0)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradcli.autodiff import jvp
+from gradcli.batching import vmap
+from gradcli.errors import SpecError
+from gradcli.evaluate import Program, plan
+from gradcli.graph import Node, leaf
+from gradcli.jacobians import (
+    BASIS,
+    Basis,
+    Build,
+    Chunked,
+    choose_chunk,
+    chunked,
+    fwd_builder,
+    gradient_nodes,
+    rev_builder,
+    rows_to_blocks,
+    source_inner,
+)
+from gradcli.sources import Source
+
+Progress = Callable[[int, int], None]
+
+
+def default_max_memory() -> int:
+    """A quarter of physical memory: room for the batched pass and the result."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    except (ValueError, OSError, AttributeError):
+        return 2 << 30
+
+
+def _gb(nbytes: float) -> str:
+    return f"{nbytes / 1e9:.3g} GB" if nbytes >= 1e8 else f"{nbytes / 1e6:.3g} MB"
+
+
+@dataclass(frozen=True)
+class Block:
+    """Where one block of a batched run lands."""
+
+    row: str                     # output name (jacobian) or source key i (hessian)
+    column: str                  # source key (jacobian) or source key j (hessian)
+    run: int                     # index of the run holding it
+    slot: int                    # position among that run's results
+    lead: tuple[int, ...]        # basis shape of the run
+    inner: tuple[int, ...]       # per-vector result shape
+    rev: bool
+
+
+@dataclass(frozen=True)
+class BlockPlan:
+    runs: tuple[Chunked, ...]
+    blocks: tuple[Block, ...]
+    samples: int | None
+    missing: tuple[tuple[str, str, bool], ...]   # (row, column, is_zero) without a run
+    shapes: dict[tuple[str, str], tuple[int, ...]]
+
+
+def _samples(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
+             batch_axis: int | None) -> int | None:
+    if batch_axis is None:
+        return None
+    if batch_axis != 0:
+        raise SpecError("only --batch-axis 0 is supported (move the sample axis first)",
+                        "--batch-axis")
+    sizes = {n.shape[0] if n.ndim else None for _, n in outputs} | {
+        s.node.shape[0] if s.node.ndim else None for s in sources}
+    if len(sizes) != 1 or None in sizes:
+        shapes = ", ".join([f"{k}{n.shape}" for k, n in outputs] +
+                           [f"{s.key}{s.node.shape}" for s in sources])
+        raise SpecError("--batch-axis 0 needs the same number of samples on axis 0 of every "
+                        f"output and source; got {shapes}", "--batch-axis")
+    return sizes.pop()
+
+
+def _sized(blocks_elements: int, itemsize: int, budget: int, limit: int, what: str) -> int:
+    need = blocks_elements * itemsize
+    if blocks_elements > limit or need > budget:
+        raise SpecError(
+            f"the {what} has {blocks_elements} elements ({_gb(need)}), more than the limits "
+            f"(--max-memory {_gb(budget)}, --max-elements {limit}); select fewer --wrt or "
+            "--output, use components like x[0], or --batch-axis 0 for per-sample blocks",
+            "--max-memory")
+    return budget - need
+
+
+def _run_for(build: Build, basis: Basis, itemsize: int, budget: int,
+             chunk_size: int | None) -> Chunked:
+    chunk = choose_chunk(build, max(basis.count, 1), itemsize, budget, chunk_size)
+    return chunked(build, basis, chunk)
+
+
+def plan_jacobian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source], mode: str,
+                  batch_axis: int | None, chunk_size: int | None, max_memory: int,
+                  limit: int) -> BlockPlan:
+    samples = _samples(outputs, sources, batch_axis)
+    per = samples is not None
+    itemsize = np.dtype(outputs[0][1].dtype).itemsize
+    inners = {s.key: source_inner(s, per) for s in sources}
+    outs = {name: (node.shape[1:] if per else node.shape) for name, node in outputs}
+    lead = (samples,) if per else ()
+    shapes = {(o, s.key): lead + outs[o] + inners[s.key] for o, _ in outputs for s in sources}
+    budget = _sized(sum(int(np.prod(v, dtype=np.int64)) for v in shapes.values()), itemsize,
+                    max_memory, limit, "Jacobian")
+    total_src = sum(int(np.prod(i, dtype=np.int64)) for i in inners.values())
+    runs: list[Chunked] = []
+    blocks: list[Block] = []
+    missing: list[tuple[str, str, bool]] = []
+    fwd_outputs = []
+    for name, node in outputs:
+        size = int(np.prod(outs[name], dtype=np.int64))
+        if mode == "rev" or (mode == "auto" and size <= total_src):
+            basis = Basis(node.shape, None, per)
+            run = _run_for(rev_builder(node, sources, per), basis, itemsize, budget, chunk_size)
+            _collect(runs, blocks, missing, run, [(name, s.key) for s in sources],
+                     outs[name], [inners[s.key] for s in sources], True)
+        else:
+            fwd_outputs.append((name, node))
+    for source in sources if fwd_outputs else ():
+        basis = Basis(source.node.shape, source.index, per)
+        build = fwd_builder([node for _, node in fwd_outputs], source)
+        run = _run_for(build, basis, itemsize, budget, chunk_size)
+        _collect(runs, blocks, missing, run, [(name, source.key) for name, _ in fwd_outputs],
+                 inners[source.key], [outs[name] for name, _ in fwd_outputs], False)
+    return BlockPlan(tuple(runs), tuple(blocks), samples, tuple(missing), shapes)
+
+
+def _collect(runs: list[Chunked], blocks: list[Block], missing: list[tuple[str, str, bool]],
+             run: Chunked, pairs: Sequence[tuple[str, str]], lead: tuple[int, ...],
+             inners: Sequence[tuple[int, ...]], rev: bool, zero: bool = False) -> None:
+    index = len(runs)
+    runs.append(run)
+    slot = 0
+    for (row, column), inner, present in zip(pairs, inners, run.present):
+        if present:
+            blocks.append(Block(row, column, index, slot, lead, inner, rev))
+            slot += 1
+        else:
+            missing.append((row, column, zero))
+
+
+def plan_hessian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
+                 batch_axis: int | None, chunk_size: int | None, max_memory: int,
+                 limit: int) -> BlockPlan:
+    samples = _samples(outputs, sources, batch_axis)
+    per = samples is not None
+    itemsize = np.dtype(outputs[0][1].dtype).itemsize
+    inners = {s.key: source_inner(s, per) for s in sources}
+    lead = (samples,) if per else ()
+    shapes = {(i.key, j.key): lead + inners[i.key] + inners[j.key]
+              for i in sources for j in sources}
+    budget = _sized(sum(int(np.prod(v, dtype=np.int64)) for v in shapes.values()), itemsize,
+                    max_memory, limit, "Hessian")
+    grads = gradient_nodes([n for _, n in outputs], sources, per)
+    runs: list[Chunked] = []
+    blocks: list[Block] = []
+    missing: list[tuple[str, str, bool]] = []
+    connected = [(g, s) for g, s in zip(grads, sources) if g is not None]
+    for g, s in zip(grads, sources):
+        if g is None:
+            missing += [(s.key, j.key, False) for j in sources]
+    for j in sources if connected else ():
+        build = _hessian_builder([g for g, _ in connected], j)
+        basis = Basis(j.node.shape, j.index, per)
+        run = _run_for(build, basis, itemsize, budget, chunk_size)
+        _collect(runs, blocks, missing, run, [(i.key, j.key) for _, i in connected],
+                 inners[j.key], [inners[i.key] for _, i in connected], False, zero=True)
+    return BlockPlan(tuple(runs), tuple(blocks), samples, tuple(missing), shapes)
+
+
+def _hessian_builder(grads: Sequence[Node], source: Source) -> Build:
+    """Forward over reverse: the JVP of the gradient graph, batched over a basis."""
+    node = source.node
+
+    def build(chunk: int) -> list[Node | None]:
+        tangent = leaf("tangent", node.shape, node.dtype)
+        outs = jvp(list(grads), {id(node): tangent})
+        return vmap(outs, {id(tangent): leaf(BASIS, (chunk,) + node.shape, node.dtype)})
+
+    return build
+
+
+def run_blocks(block_plan: BlockPlan, values: dict[str, np.ndarray], dtype: str,
+               progress: Progress | None = None) -> dict[str, dict[str, np.ndarray | None]]:
+    out: dict[str, dict[str, np.ndarray | None]] = {}
+    results = [run.run(values, dtype, progress) for run in block_plan.runs]
+    for block in block_plan.blocks:
+        rows = [r for r in results[block.run] if r is not None][block.slot]
+        value = rows_to_blocks(rows, block.lead, block.inner, block_plan.samples, block.rev)
+        out.setdefault(block.row, {})[block.column] = value
+    for row, column, zero in block_plan.missing:
+        shape = block_plan.shapes[(row, column)]
+        out.setdefault(row, {})[column] = np.zeros(shape, dtype=dtype) if zero else None
+    return out
+
+
+def independence_program(targets: Sequence[Node], sources: Sequence[Source]) -> Program | None:
+    """A JVP with tangents on every source, to test that sample 0 of the
+    sources moves nothing but sample 0 of the targets (--batch-axis 0)."""
+    tangents = {id(s.node): leaf(f"tangent:{s.name}", s.node.shape, s.node.dtype)
+                for s in sources}
+    outs = [t for t in jvp(list(targets), tangents) if t is not None]
+    return plan(outs) if outs else None
+
+
+def check_independent(program: Program | None, sources: Sequence[Source], samples: int,
+                      values: dict[str, np.ndarray]) -> None:
+    if program is None or samples < 2:
+        return
+    rng = np.random.default_rng(0)
+    feed = dict(values)
+    for s in sources:
+        t = np.zeros(s.node.shape, dtype=s.node.dtype)
+        t[0] = rng.uniform(0.5, 1.5, size=t.shape[1:])
+        feed[f"tangent:{s.name}"] = t
+    for moved in program.run(feed):
+        if np.any(moved[1:] != 0):
+            raise SpecError("--batch-axis 0 assumes sample n of the outputs depends only on "
+                            "sample n of the sources, but changing sample 0 of a source moves "
+                            "other samples of the outputs (a sum or matmul across samples?); "
+                            "drop --batch-axis to get the full blocks", "--batch-axis")

@@ -1,0 +1,126 @@
+"""`gradcli jacobian`, `gradcli hessian` and `gradcli jvp`."""
+
+from __future__ import annotations
+
+import re
+
+import click
+
+from gradcli.cli_options import output_options, problem_options
+from gradcli.cli_support import build_problem, emit, parse_set
+from gradcli.errors import SpecError
+from gradcli.spec.inputs import MAX_ELEMENTS
+
+SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)i?[bB]?\s*$")
+UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str | None) -> int | None:
+    """`--max-memory 2G`, `500M`, `1000000` (bytes)."""
+    if text is None:
+        return None
+    match = SIZE.match(text)
+    if not match:
+        raise SpecError(f"--max-memory takes a size like 2G, 500M or 1000000, not '{text}'",
+                        "--max-memory")
+    return max(1, int(float(match.group(1)) * UNITS[match.group(2).lower()]))
+
+
+def _wrt_option(func: object) -> object:
+    return click.option("--wrt", multiple=True, metavar="SOURCE",
+                        help="Source: input, let name or component like 'inp[0,0]' "
+                             "(repeatable).")(func)
+
+
+def _batch_options(func: object) -> object:
+    for option in reversed([
+        click.option("--batch-axis", type=click.IntRange(0, 0), default=None,
+                     help="Axis 0 indexes independent samples: per-sample blocks."),
+        click.option("--chunk-size", type=click.IntRange(min=1), default=None,
+                     help="Basis vectors per batched pass (default: sized by --max-memory)."),
+        click.option("--max-memory", default=None, metavar="SIZE",
+                     help="Memory budget for the batched passes and the result "
+                          "(default: a quarter of RAM), e.g. 2G."),
+    ]):
+        func = option(func)
+    return func
+
+
+@click.command("jacobian")
+@problem_options
+@_wrt_option
+@click.option("--mode", type=click.Choice(["auto", "rev", "fwd"]), default="auto",
+              show_default=True, help="rev: batched VJP over the output basis; fwd: batched "
+              "JVP over the source basis; auto: the fewer basis vectors.")
+@_batch_options
+@output_options
+def jacobian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
+                     outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
+                     wrt: tuple[str, ...], mode: str, batch_axis: int | None,
+                     chunk_size: int | None, max_memory: str | None, fmt: str,
+                     out: str | None, precision: int | None, check_finite: bool) -> None:
+    """Every partial d(output)/d(source): shape out.shape + source shape.
+
+    Example: gradcli jacobian specs/gradient-of-a-list-of-losses-sums.yaml --wrt b
+    """
+    from gradcli.results import jacobian_result
+
+    problem = build_problem(spec, expr, sets, dtype, max_elements)
+    blocks = problem.jacobian(mode=mode, batch_axis=batch_axis, wrt=list(wrt) or None,
+                              outputs=list(outputs) or None, chunk_size=chunk_size,
+                              max_memory=parse_size(max_memory))
+    emit(jacobian_result(problem, blocks, batch_axis, mode), fmt, out, precision, check_finite)
+
+
+@click.command("hessian")
+@problem_options
+@_wrt_option
+@_batch_options
+@output_options
+def hessian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
+                    outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
+                    wrt: tuple[str, ...], batch_axis: int | None, chunk_size: int | None,
+                    max_memory: str | None, fmt: str, out: str | None,
+                    precision: int | None, check_finite: bool) -> None:
+    """Second derivatives of the sum of the outputs, blocks H[src_i][src_j].
+
+    Example: gradcli hessian specs/partial-derivatives-of-a-network.yaml
+    """
+    from gradcli.results import hessian_result
+
+    problem = build_problem(spec, expr, sets, dtype, max_elements)
+    blocks = problem.hessian(batch_axis=batch_axis, wrt=list(wrt) or None,
+                             outputs=list(outputs) or None, chunk_size=chunk_size,
+                             max_memory=parse_size(max_memory))
+    emit(hessian_result(problem, blocks, outputs, batch_axis), fmt, out, precision,
+         check_finite)
+
+
+@click.command("jvp")
+@problem_options
+@click.option("--tangent", "tangents", multiple=True, metavar="NAME=VALUE",
+              help="Tangent of an input (repeatable; VALUE as in --set; others are zero).")
+@output_options
+def jvp_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
+                outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
+                tangents: tuple[str, ...], fmt: str, out: str | None, precision: int | None,
+                check_finite: bool) -> None:
+    """Forward mode: the outputs and their derivatives along a tangent.
+
+    Example: gradcli jvp -e 'sin(x) * y' --set x=0.5 --set y=2.0 --tangent x=1.0
+    """
+    from gradcli.results import jvp_result
+
+    problem = build_problem(spec, expr, sets, dtype, max_elements)
+    tangent = {}
+    for item in tangents:
+        name, sep, _ = item.partition("=")
+        if not sep:
+            raise SpecError(f"--tangent needs NAME=VALUE, got '{item}'", "--tangent")
+        _, value = parse_set(item, problem.spec, max_elements or MAX_ELEMENTS)
+        if not hasattr(value, "shape"):
+            value = problem.constant_value(value)
+        tangent[name.strip()] = value
+    values, directional = problem.jvp_with_values(tangent, outputs=list(outputs) or None)
+    emit(jvp_result(problem, values, directional, list(tangent)), fmt, out, precision,
+         check_finite)
