@@ -103,6 +103,25 @@ def _forward_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _like_infer(np.matmul(a, b), (a, b))
 
 
+def _batch_matmul(inputs: tuple[Node, ...], batched: tuple[bool, ...], attrs: Any) -> Node:
+    """Batched operand against a plain matrix: fold the batch into one GEMM
+    (numpy runs a stack of matmuls as a loop of small ones; a Jacobian's
+    basis is exactly such a stack)."""
+    a, b = inputs
+    if batched == (True, False) and b.ndim == 2:
+        rows = N.reshape(a, (a.size // a.shape[-1], a.shape[-1]))
+        return N.reshape(N.matmul(rows, b), a.shape[:-1] + (b.shape[-1],))
+    if batched == (False, True) and a.ndim == 2:
+        k, n = b.shape[-2], b.shape[-1]
+        lead = b.shape[:-2]
+        perm = (b.ndim - 2,) + tuple(range(b.ndim - 2)) + (b.ndim - 1,)
+        cols = N.reshape(N.transpose(b, perm), (k, b.size // k))
+        product = N.reshape(N.matmul(a, cols), (a.shape[0],) + lead + (n,))
+        back = tuple(range(1, len(lead) + 1)) + (0, len(lead) + 1)
+        return N.transpose(product, back)
+    return batch_elementwise("matmul")(inputs, batched, attrs)
+
+
 def _vjp_matmul(g: Node, out: Node, needs: tuple[bool, ...]) -> tuple[Node | None, ...]:
     a, b = out.inputs
     return (N.sum_to(N.matmul(g, N.swap_last(b)), a.shape) if needs[0] else None,
@@ -376,9 +395,9 @@ SINGULAR = "needs a nonsingular matrix"
 
 ROWS = [
     Primitive("matmul", _infer_matmul, _forward_matmul, _vjp_matmul, _jvp_matmul,
-              # Matrix axes are trailing and stack axes broadcast from the right,
-              # so aligning ranks as for elementwise ops is exactly right.
-              batch_elementwise("matmul"), sym_numpy(np.matmul),
+              # Otherwise matrix axes are trailing and stack axes broadcast from the
+              # right, so aligning ranks as for elementwise ops is exactly right.
+              _batch_matmul, sym_numpy(np.matmul),
               "matrix product of stacks of matrices (leading axes broadcast)"),
     Primitive("einsum", _infer_einsum, _forward_einsum, _vjp_einsum, _jvp_einsum,
               _batch_einsum, _sym_einsum,

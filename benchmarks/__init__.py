@@ -1,0 +1,1 @@
+"""Benchmarks of gradcli against its peers (run: python -m benchmarks)."""

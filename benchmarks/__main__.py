@@ -1,0 +1,105 @@
+"""python -m benchmarks [--json FILE] [--only NAME] [--budget SECONDS]
+
+Times every workload for gradcli and for every peer importable in this
+environment, in one process (median of warm calls), plus the cold start of
+the whole CLI process, and prints a table of times and gradcli/peer ratios."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from benchmarks.peers import autograd_calls, jax_calls, tensorflow_calls, torch_calls
+from benchmarks.timing import median_seconds
+from benchmarks.workloads import gradcli_calls, numpy_mlp_forward
+
+TINY = "inputs:\n  a: [[1.0, 3.0], [2.0, 6.0]]\n  b: [[1.0], [2.0]]\noutputs:\n  y: matmul(sin(a), b)\n"
+
+
+def _process_seconds(argv: list[str], repeats: int = 7) -> float:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+def cold_start() -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        spec = Path(folder) / "tiny.yaml"
+        spec.write_text(TINY)
+        out = {"gradcli grad --format json": _process_seconds(
+            [sys.executable, "-m", "gradcli", "grad", str(spec), "--format", "json"]),
+            "python -c 'import numpy' (floor)": _process_seconds(
+                [sys.executable, "-c", "import numpy"])}
+        for module in ("torch", "jax"):
+            try:
+                out[f"python -c 'import {module}'"] = _process_seconds(
+                    [sys.executable, "-c", f"import {module}"], repeats=3)
+            except subprocess.CalledProcessError:
+                pass
+        return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", default="benchmarks/results.json")
+    parser.add_argument("--only", default=None, help="substring of workload names")
+    parser.add_argument("--budget", type=float, default=0.5, help="seconds per measurement")
+    parser.add_argument("--no-cold-start", action="store_true")
+    args = parser.parse_args()
+    impls = {"gradcli": gradcli_calls()}
+    for name, builder in (("autograd", autograd_calls), ("torch", torch_calls),
+                          ("jax", lambda: jax_calls(False)), ("jax-jit", lambda: jax_calls(True)),
+                          ("tf.function", tensorflow_calls)):
+        try:
+            calls = builder()
+        except Exception as exc:  # a broken peer install must not stop the run
+            print(f"skipping {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
+        if calls:
+            impls[name] = calls
+    times: dict[str, dict[str, float]] = {}
+    for workload in impls["gradcli"]:
+        if args.only and args.only not in workload:
+            continue
+        row = times.setdefault(workload, {})
+        for impl, calls in impls.items():
+            if workload in calls:
+                row[impl] = median_seconds(calls[workload], budget=args.budget)
+    if (not args.only or "b_mlp" in args.only) and "b_mlp_grad" in times:
+        times["b_mlp_grad"]["numpy forward (floor)"] = median_seconds(numpy_mlp_forward(),
+                                                                     budget=args.budget)
+    report = {"date": date.today().isoformat(), "machine": platform.platform(),
+              "processor": platform.machine(), "python": platform.python_version(),
+              "seconds": times}
+    if not args.no_cold_start:
+        report["cold_start_seconds"] = cold_start()
+    _print(report)
+    Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
+def _print(report: dict) -> None:
+    for workload, row in report["seconds"].items():
+        ours = row["gradcli"]
+        print(f"\n{workload}")
+        for impl, seconds in sorted(row.items(), key=lambda kv: kv[1]):
+            ratio = "" if impl == "gradcli" else f"   gradcli/{impl} = {ours / seconds:.2f}"
+            print(f"  {impl:24s} {seconds * 1e3:10.3f} ms{ratio}")
+    if "cold_start_seconds" in report:
+        print("\nf_cold_start (whole process)")
+        for what, seconds in report["cold_start_seconds"].items():
+            print(f"  {what:40s} {seconds * 1e3:8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
