@@ -10,6 +10,7 @@ from functools import partial
 
 import numpy as np
 
+from gradcli.cse import dedupe
 from gradcli.errors import SpecError
 from gradcli.graph import Node, toposort
 from gradcli.ops import TABLE
@@ -56,6 +57,7 @@ class Program:
 
 
 def plan(outputs: Sequence[Node]) -> Program:
+    outputs = dedupe(outputs)
     order = toposort(outputs)
     slot = {id(node): i for i, node in enumerate(order)}
     last_use: dict[int, int] = {}

@@ -48,7 +48,7 @@ UNARY_DOMAIN: dict[str, Sampler] = {
     "log": uniform(0.3, 3.0), "log1p": uniform(-0.6, 2.0),
     "sin": normal, "cos": normal, "tan": uniform(-1.2, 1.2),
     "arcsin": uniform(-0.9, 0.9), "arccos": uniform(-0.9, 0.9), "arctan": normal,
-    "sinh": normal, "cosh": normal, "tanh": normal,
+    "sinh": normal, "cosh": normal, "tanh": normal, "sech2": normal,
     "arcsinh": normal, "arccosh": uniform(1.2, 3.0), "arctanh": uniform(-0.9, 0.9),
     "sqrt": uniform(0.3, 3.0), "cbrt": away_from_zero(0.3, 2.0),
     "abs": away_from_zero(0.1, 2.0),

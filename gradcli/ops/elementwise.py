@@ -1,6 +1,6 @@
 """Elementwise primitives.  Derivatives are written in graph ops; where a
 naive formula loses precision, the rule uses a form that does not
-(tanh' = cosh**-2 rather than 1 - tanh**2; sigmoid' = s(x) * s(-x))."""
+(tanh' = sech2(x) = 4e/(1+e)**2, e = exp(-2|x|), rather than 1 - tanh**2; sigmoid' = s(x) * s(-x))."""
 
 from __future__ import annotations
 
@@ -49,6 +49,18 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
+def _sech2(x: np.ndarray) -> np.ndarray:
+    # 4 e / (1 + e)**2 with e = exp(-2|x|) <= 1: no overflow, no cancellation.
+    e = np.abs(x, out=np.empty_like(x))  # a 0-d array stays an array
+    e *= -2
+    np.exp(e, out=e)
+    d = e + 1
+    d *= d
+    e *= 4
+    e /= d
+    return e
+
+
 _erf = np.vectorize(math.erf, otypes=[float])
 _erfc = np.vectorize(math.erfc, otypes=[float])
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -86,9 +98,13 @@ UNARY = [
           "hyperbolic sine"),
     unary("cosh", np.cosh, lambda x, y: N.unary("sinh", x), lambda sp, a: sp.cosh(a),
           "hyperbolic cosine"),
-    unary("tanh", np.tanh, lambda x, y: N.power(N.unary("cosh", x), c(-2.0, x)),
-          lambda sp, a: sp.tanh(a), "hyperbolic tangent; derivative cosh(x)**-2 keeps "
+    unary("tanh", np.tanh, lambda x, y: N.unary("sech2", x),
+          lambda sp, a: sp.tanh(a), "hyperbolic tangent; derivative sech(x)**2 keeps "
           "full relative precision where 1 - tanh**2 cancels"),
+    # tanh's derivative as its own op: exact in the tails, and its derivative
+    # -2 sech² tanh reuses values the program already has (no cosh, sinh, pow).
+    unary("sech2", _sech2, lambda x, y: N.mul(N.mul(c(-2.0, x), y), N.unary("tanh", x)),
+          lambda sp, a: sp.sech(a) ** 2, "sech(x)**2 = 1 - tanh(x)**2, exact for large |x|"),
     unary("arcsinh", np.arcsinh, lambda x, y: _inv_sqrt(N.add(N.square(x), c(1.0, x))),
           lambda sp, a: sp.asinh(a), "inverse hyperbolic sine"),
     unary("arccosh", np.arccosh, lambda x, y: _inv_sqrt(N.sub(N.square(x), c(1.0, x))),
@@ -157,6 +173,7 @@ def _pow_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
 # Exponents that derivative rules produce all the time, done without np.power
 # (several times slower than a multiply); results agree to the last ulp or two.
 _POWERS = {2.0: lambda a: a * a, -1.0: lambda a: 1 / a, -2.0: lambda a: 1 / (a * a),
+           3.0: lambda a: a * a * a, -3.0: lambda a: 1 / (a * a * a),
            0.5: np.sqrt, -0.5: lambda a: 1 / np.sqrt(a), 1.0: lambda a: a}
 
 
