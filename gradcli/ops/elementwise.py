@@ -1,6 +1,7 @@
 """Elementwise primitives.  Derivatives are written in graph ops; where a
 naive formula loses precision, the rule uses a form that does not
-(tanh' = sech2(x) = 4e/(1+e)**2, e = exp(-2|x|), rather than 1 - tanh**2; sigmoid' = s(x) * s(-x))."""
+(tanh' = sech2(x) = 4e/(1+e)**2 with e = exp(-2|x|), rather than 1 - tanh**2;
+sigmoid' = s(x) * s(-x))."""
 
 from __future__ import annotations
 
