@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -18,10 +19,11 @@ from datetime import date
 from pathlib import Path
 
 from benchmarks.peers import autograd_calls, jax_calls, tensorflow_calls, torch_calls
-from benchmarks.timing import median_seconds
+from benchmarks.timing import median_seconds, peak_bytes
 from benchmarks.workloads import gradcli_calls, numpy_mlp_forward
 
-TINY = "inputs:\n  a: [[1.0, 3.0], [2.0, 6.0]]\n  b: [[1.0], [2.0]]\noutputs:\n  y: matmul(sin(a), b)\n"
+TINY = ("inputs:\n  a: [[1.0, 3.0], [2.0, 6.0]]\n  b: [[1.0], [2.0]]\n"
+        "outputs:\n  y: matmul(sin(a), b)\n")
 
 
 def _process_seconds(argv: list[str], repeats: int = 7) -> float:
@@ -76,22 +78,40 @@ def main() -> None:
         for impl, calls in impls.items():
             if workload in calls:
                 row[impl] = median_seconds(calls[workload], budget=args.budget)
+    peaks = {w: peak_bytes(impls["gradcli"][w]) for w in times}
     if (not args.only or "b_mlp" in args.only) and "b_mlp_grad" in times:
         times["b_mlp_grad"]["numpy forward (floor)"] = median_seconds(numpy_mlp_forward(),
                                                                      budget=args.budget)
     report = {"date": date.today().isoformat(), "machine": platform.platform(),
-              "processor": platform.machine(), "python": platform.python_version(),
-              "seconds": times}
+              "processor": platform.machine(), "cpus": os.cpu_count(),
+              "python": platform.python_version(), "versions": _versions(),
+              "seconds": times, "gradcli_peak_bytes": peaks}
     if not args.no_cold_start:
         report["cold_start_seconds"] = cold_start()
     _print(report)
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
 
 
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("gradcli", "numpy", "autograd", "torch", "jax", "jaxlib", "tensorflow-cpu",
+                    "tensorflow"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
 def _print(report: dict) -> None:
+    print(f"{report['date']}  {report['machine']}  {report['cpus']} cpus  "
+          + "  ".join(f"{k} {v}" for k, v in report["versions"].items()))
     for workload, row in report["seconds"].items():
         ours = row["gradcli"]
-        print(f"\n{workload}")
+        peak = report["gradcli_peak_bytes"].get(workload)
+        print(f"\n{workload}" + (f"   (gradcli peak memory {peak / 1e6:.1f} MB)" if peak else ""))
         for impl, seconds in sorted(row.items(), key=lambda kv: kv[1]):
             ratio = "" if impl == "gradcli" else f"   gradcli/{impl} = {ours / seconds:.2f}"
             print(f"  {impl:24s} {seconds * 1e3:10.3f} ms{ratio}")
