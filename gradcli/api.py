@@ -32,10 +32,11 @@ from gradcli.functions.context import Context
 from gradcli.graph import Node, depends_on, leaf
 from gradcli.ops import nodes as N
 from gradcli.ops.structure import getitem
-from gradcli.sources import Source, explain_unconnected, parse_source
+from gradcli.sources import Source, expand_models, explain_unconnected, parse_source
 from gradcli.spec.expr import compile_expr
 from gradcli.spec.inputs import MAX_ELEMENTS
 from gradcli.spec.load import ConstExpr, Spec, load_dict, load_file
+from gradcli.spec.network import ModelSet
 
 Values = Mapping[str, Any]
 
@@ -74,13 +75,19 @@ class Problem:
             self.values[name] = array
             self.leaves[name] = leaf(name, array.shape, str(array.dtype))
         self.named: dict[str, Node] = dict(self.leaves)
+        self.models = ModelSet(spec.models, self.ctx)  # parameters appear as models are called
+        calls = self.models.callables
         for expr in spec.lets:
-            self.named[expr.name] = compile_expr(expr.text, self.named, self.ctx, expr.where)
+            self.named[expr.name] = compile_expr(expr.text, self.named, self.ctx, expr.where,
+                                                 calls)
         self.outputs: dict[str, Node] = {}
         for expr in spec.outputs:
-            node = compile_expr(expr.text, self.named, self.ctx, expr.where)
+            node = compile_expr(expr.text, self.named, self.ctx, expr.where, calls)
             self.outputs[expr.name] = node
             self.named[expr.name] = node
+        for table in (self.leaves, self.named):
+            table.update(self.models.parameters)
+        self.values.update(self.models.values)
         self._plans: dict[Any, Any] = {}
 
     def constant_value(self, value: ConstExpr) -> np.ndarray:
@@ -105,15 +112,18 @@ class Problem:
         return chosen
 
     def default_wrt(self) -> list[str]:
-        if self.spec.wrt is not None:
-            return [text for text, _ in self.spec.wrt]
-        return [name for name, node in self.leaves.items() if node.is_float]
+        if self.spec.wrt is not None:  # a model's name stands for its parameters
+            return [text for text, _ in expand_models(self.spec.wrt, self.models.groups())]
+        return [name for name, node in self.leaves.items()
+                if node.is_float and name not in self.models.parameters]
 
     def sources(self, wrt: Sequence[str] | None) -> tuple[Source, ...]:
         if wrt is None and self.spec.wrt is not None:
-            return tuple(parse_source(text, self.named, where) for text, where in self.spec.wrt)
-        names = self.default_wrt() if wrt is None else list(wrt)
-        return tuple(parse_source(text, self.named, "--wrt") for text in names)
+            items = list(self.spec.wrt)
+        else:
+            items = [(text, "--wrt") for text in (self.default_wrt() if wrt is None else wrt)]
+        return tuple(parse_source(text, self.named, where)
+                     for text, where in expand_models(items, self.models.groups()))
 
     def inputs_for(self, values: Values | None) -> dict[str, np.ndarray]:
         if not values:

@@ -7,13 +7,16 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from gradcli.errors import Location, SpecError
 from gradcli.graph import Node, toposort
 from gradcli.ops import TABLE
 from gradcli.ops.structure import format_index, selected_shape
 from gradcli.spec.expr import static_index
+
+W = TypeVar("W")
+PARAMETER = "parameter_"  # stands in for a dotted parameter name while parsing
 
 
 @dataclass(frozen=True)
@@ -24,9 +27,35 @@ class Source:
     index: tuple[Any, ...] | None   # the component, or None for the whole array
 
 
+def expand_models(items: Sequence[tuple[str, W]], groups: Mapping[str, Sequence[str]]
+                  ) -> list[tuple[str, W]]:
+    """A model's name as a source stands for all its parameters, in layer order."""
+    out: list[tuple[str, W]] = []
+    for text, where in items:
+        name = text.strip()
+        if name not in groups:
+            out.append((text, where))
+        elif not groups[name]:
+            raise SpecError(f"model '{name}' is never called in an expression, so it has no "
+                            "parameters to differentiate", where)
+        else:
+            out.extend((param, where) for param in groups[name])
+    return out
+
+
+def _split_dotted(text: str) -> tuple[str, str] | None:
+    """'net.1.kernel[0, :]' -> ('net.1.kernel', '[0, :]'): a model parameter's
+    name has dots, which Python would read as attribute access."""
+    head, bracket, rest = text.partition("[")
+    head = head.strip()
+    return (head, bracket + rest) if "." in head else None
+
+
 def parse_source(text: str, named: Mapping[str, Node], where: Location | str) -> Source:
-    try:
-        tree = ast.parse(text.strip(), mode="eval").body
+    text = text.strip()
+    dotted = _split_dotted(text)
+    try:  # a parameter's name stands aside; only its index is parsed
+        tree = ast.parse(PARAMETER + dotted[1] if dotted else text, mode="eval").body
     except SyntaxError:
         raise SpecError(f"'{text}' is not a name or a component like x[0, 1]", where) from None
     index = None
@@ -38,12 +67,12 @@ def parse_source(text: str, named: Mapping[str, Node], where: Location | str) ->
         tree = tree.value
     if not isinstance(tree, ast.Name):
         raise SpecError(f"'{text}' is not a name or a component like x[0, 1]", where)
-    name = tree.id
+    name = dotted[0] if dotted else tree.id
     if name not in named:
         from gradcli.spec.load import suggest
 
-        raise SpecError(f"unknown source '{name}'{suggest(name, named)}; sources are inputs "
-                        f"and let names: {', '.join(named)}", where)
+        raise SpecError(f"unknown source '{name}'{suggest(name, named)}; sources are inputs, "
+                        f"let names and model parameters: {', '.join(named)}", where)
     node = named[name]
     if not node.is_float:
         raise SpecError(f"'{name}' is an integer input ({node.dtype}): integer inputs are "
@@ -53,7 +82,7 @@ def parse_source(text: str, named: Mapping[str, Node], where: Location | str) ->
             selected_shape(node.shape, index)
         except SpecError as exc:
             raise SpecError(f"'{text}': {exc.message}", where) from None
-    return Source(text.strip(), name, node, index)
+    return Source(text, name, node, index)
 
 
 def component_label(source: Source) -> str:

@@ -22,6 +22,8 @@ MAX_DEPTH = 64
 CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 # Callables other than catalogue functions (models) take nodes and give a node.
 Callables = Mapping[str, Callable[..., Node]]
+# Calls whose second argument is a source read from the syntax (derivcalls.py).
+DERIVATIVES = ("grad", "jacobian", "hessian")
 
 
 @dataclass(frozen=True)
@@ -100,12 +102,12 @@ class _Compiler:
             return CONSTANTS[name]
         if name in ("True", "False", "None"):
             return {"True": True, "False": False, "None": None}[name]
-        if name in CATALOGUE or name in self.callables:
+        if name in CATALOGUE or name in self.callables or name in DERIVATIVES:
             raise self.fail(node, f"'{name}' is a function: call it, e.g. {name}(x)")
         raise self.fail(node, f"unknown name '{name}'{_suggest(name, self.known())}")
 
     def known(self) -> list[str]:
-        return [*self.names, *CATALOGUE, *self.callables, *CONSTANTS]
+        return [*self.names, *CATALOGUE, *self.callables, *DERIVATIVES, *CONSTANTS]
 
     def visit_BinOp(self, node: ast.BinOp, depth: int) -> Any:
         op = OPERATORS.get(type(node.op).__name__)
@@ -142,6 +144,10 @@ class _Compiler:
         if any(isinstance(a, ast.Starred) for a in node.args) or any(
                 k.arg is None for k in node.keywords):
             raise self.fail(node, "*args and **kwargs are not allowed")
+        if isinstance(node.func, ast.Name) and node.func.id in DERIVATIVES:
+            from gradcli.spec.derivcalls import derivative_call
+
+            return derivative_call(self, node, depth)
         args = [self.visit(a, depth) for a in node.args]
         kwargs = {k.arg: self.visit(k.value, depth) for k in node.keywords}
         func = node.func

@@ -12,6 +12,7 @@ import numpy as np
 
 from gradcli.errors import Location, SpecError
 from gradcli.spec.inputs import FLOAT_DTYPES, MAX_ELEMENTS, from_mapping, literal_array
+from gradcli.spec.models import parse_models
 from gradcli.spec.yamlread import Document, read_yaml
 
 TOP_KEYS = ("name", "description", "dtype", "inputs", "let", "models", "outputs", "wrt",
@@ -110,10 +111,7 @@ def from_document(doc: Document, folder: Path, dtype: str | None = None,
             raise SpecError(f"'{expr.name}' is defined twice (already an {taken[expr.name]})",
                             expr.where)
         taken[expr.name] = "expression"
-    models = data.get("models") or {}
-    if models:
-        raise SpecError("models: blocks are not supported by this version yet",
-                        doc.key_at(("models",)))
+    models = parse_models(doc, data.get("models"), folder, _reserved(taken))
     expect = data.get("expect")
     if expect is not None:
         if not isinstance(expect, dict):
@@ -126,6 +124,18 @@ def from_document(doc: Document, folder: Path, dtype: str | None = None,
     return Spec(doc.file, folder, str(name), dtype, inputs, input_at, lets, outputs,
                 _wrt(doc, data.get("wrt")), expect, doc.at(("expect",)) if expect else None,
                 models, doc)
+
+
+def _reserved(taken: dict[str, str]) -> dict[str, str]:
+    """Names a model may not take: what expressions already mean by them."""
+    from gradcli.functions import CATALOGUE
+    from gradcli.spec.expr import CONSTANTS, DERIVATIVES
+
+    reserved = {name: f"an {what}" for name, what in taken.items()}
+    reserved.update({name: "a catalogue function" for name in CATALOGUE})
+    reserved.update({name: "a derivative function" for name in DERIVATIVES})
+    reserved.update({name: "a constant" for name in CONSTANTS})
+    return reserved
 
 
 def _inputs(doc: Document, raw: Any, dtype: str, folder: Path,

@@ -1,0 +1,357 @@
+"""The `models:` block (DESIGN §5): sequential networks validated into
+`ModelSpec`s, every mistake named with its FILE:LINE:COL.
+
+    models:
+      u:
+        layers: [concat, {dense: {units: 16, activation: tanh}}, {dense: 1}]
+        init: {seed: 0, kernel: glorot_uniform, bias: zeros}
+      net:
+        layers: [flatten, {dense: {units: 28, activation: sigmoid}}, {dense: 1}]
+        weights: data/weights.npz        # or {file: ..., prefix: other_name}
+
+Parameters are named MODEL.INDEX.kernel / MODEL.INDEX.bias, INDEX being the
+0-based position in `layers:`.  A weights file is read and checked here,
+when the spec is loaded, so a file that does not fit fails with one message
+listing every missing, extra and mis-shaped array.  Turning a ModelSpec
+into graph nodes is `network.py`'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradcli.errors import Location, SpecError
+from gradcli.spec import initializers as inits
+from gradcli.spec.network import ACTIVATIONS
+from gradcli.spec.yamlread import Document
+
+MODEL_KEYS = ("layers", "init", "weights")
+INIT_KEYS = ("seed", "kernel", "bias")
+DENSE_KEYS = ("units", "activation", "use_bias")
+WEIGHTS_KEYS = ("file", "prefix")
+LAYER_KINDS = ("flatten", "dense", "activation", "concat")
+
+
+@dataclass(frozen=True)
+class Layer:
+    kind: str                 # one of LAYER_KINDS
+    index: int                # position in layers: (the INDEX of parameter names)
+    where: Location
+    units: int = 0            # dense only
+    activation: str = "linear"
+    use_bias: bool = True
+
+
+@dataclass(frozen=True)
+class Init:
+    seed: int = 0
+    kernel: inits.Initializer = inits.Initializer("glorot_uniform")
+    bias: inits.Initializer = inits.Initializer("zeros")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    layers: tuple[Layer, ...]
+    init: Init
+    where: Location
+    # Loaded parameters by parameter name (None: initialise from `init`),
+    # with the file name as the user wrote it, for messages.
+    weights: Mapping[str, np.ndarray] | None = None
+    weights_file: str = ""
+
+    def parameter_names(self) -> list[str]:
+        """Every parameter, in layer order (kernel before bias)."""
+        names = []
+        for layer in self.layers:
+            if layer.kind == "dense":
+                names.append(f"{self.name}.{layer.index}.kernel")
+                if layer.use_bias:
+                    names.append(f"{self.name}.{layer.index}.bias")
+        return names
+
+
+def parse_models(doc: Document, raw: Any, folder: Path, reserved: Mapping[str, str]
+                 ) -> dict[str, ModelSpec]:
+    """Validate the `models:` mapping; `reserved` maps names already taken
+    (inputs, expressions, functions) to what they are."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SpecError("models: must be a mapping of name: {layers: [...], ...}",
+                        doc.at(("models",)))
+    from gradcli.spec.load import check_name
+
+    models = {}
+    for name, body in raw.items():
+        where = doc.key_at(("models", name))
+        check_name(name, where, "model")
+        if name in reserved:
+            raise SpecError(f"model name '{name}' is already {reserved[name]}", where)
+        models[name] = _model(doc, ("models", name), name, body, folder)
+    return models
+
+
+def _keys(doc: Document, path: tuple[Any, ...], body: dict[str, Any], allowed: tuple[str, ...],
+          what: str) -> None:
+    from gradcli.spec.load import suggest
+
+    for key in body:
+        if key not in allowed:
+            raise SpecError(f"unknown key '{key}' in {what}{suggest(key, allowed)} "
+                            f"(allowed: {', '.join(allowed)})", doc.key_at(path + (key,)))
+
+
+def _model(doc: Document, path: tuple[Any, ...], name: str, body: Any,
+           folder: Path) -> ModelSpec:
+    if not isinstance(body, dict):
+        raise SpecError(f"model '{name}' must be a mapping with a 'layers:' list",
+                        doc.at(path))
+    _keys(doc, path, body, MODEL_KEYS, f"model '{name}'")
+    if "layers" not in body:
+        raise SpecError(f"model '{name}' has no 'layers:' list", doc.key_at(path))
+    layers = _layers(doc, path + ("layers",), body["layers"])
+    if "init" in body and "weights" in body:
+        raise SpecError(f"model '{name}' has both 'init:' and 'weights:'; weights from a "
+                        "file are not initialised: keep one of them",
+                        doc.key_at(path + ("weights",)))
+    init = _init(doc, path + ("init",), body.get("init"))
+    model = ModelSpec(name, layers, init, doc.key_at(path))
+    if "weights" in body:
+        return _with_weights(doc, path + ("weights",), model, body["weights"], folder)
+    return model
+
+
+def _layers(doc: Document, path: tuple[Any, ...], raw: Any) -> tuple[Layer, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise SpecError("layers: must be a non-empty list, like [flatten, {dense: 8}]",
+                        doc.at(path))
+    layers = []
+    for index, item in enumerate(raw):
+        layer = _layer(doc, path + (index,), index, item)
+        if layer.kind == "concat" and index != 0:
+            raise SpecError("concat joins the model's inputs (net(x, t)), so it can only be "
+                            "the first layer", layer.where)
+        layers.append(layer)
+    return tuple(layers)
+
+
+def _layer(doc: Document, path: tuple[Any, ...], index: int, item: Any) -> Layer:
+    from gradcli.spec.load import suggest
+
+    where = doc.at(path)
+    if isinstance(item, str):
+        kind, arg, arg_path = item, None, path
+    elif isinstance(item, dict) and len(item) == 1:
+        kind, arg = next(iter(item.items()))
+        arg_path = path + (kind,)
+        where = doc.key_at(arg_path)
+    elif isinstance(item, dict) and "dense" in item:
+        raise SpecError("a dense layer's options go inside it: {dense: {units: 8, "
+                        "activation: tanh}}, not {dense: 8, activation: tanh}", where)
+    else:
+        raise SpecError("a layer is a name (flatten, concat) or a one-key mapping like "
+                        "{dense: 8}, {dense: {units: 8, activation: tanh}}, "
+                        "{activation: relu}", where)
+    if kind not in LAYER_KINDS:
+        hint = suggest(kind, LAYER_KINDS)
+        if isinstance(kind, str) and kind in ACTIVATIONS:
+            hint = f" (write {{activation: {kind}}})"
+        raise SpecError(f"unknown layer '{kind}'{hint}; layers are "
+                        f"{', '.join(LAYER_KINDS)}", where)
+    if kind in ("flatten", "concat"):
+        if arg not in (None, {}):
+            raise SpecError(f"{kind} takes no arguments", doc.at(arg_path))
+        return Layer(kind, index, where)
+    if kind == "activation":
+        return Layer(kind, index, where, activation=_activation(doc, arg_path, arg))
+    return _dense(doc, arg_path, index, where, arg)
+
+
+def _dense(doc: Document, path: tuple[Any, ...], index: int, where: Location,
+           arg: Any) -> Layer:
+    body = {"units": arg} if not isinstance(arg, dict) else arg
+    if isinstance(arg, dict):
+        _keys(doc, path, arg, DENSE_KEYS, "dense")
+    units_path = path + ("units",) if isinstance(arg, dict) else path
+    units = body.get("units")
+    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+        raise SpecError(f"dense needs a positive number of units, like {{dense: 8}}, got "
+                        f"{units!r}", doc.at(units_path))
+    activation = "linear"
+    if "activation" in body:
+        activation = _activation(doc, path + ("activation",), body["activation"])
+    use_bias = body.get("use_bias", True)
+    if not isinstance(use_bias, bool):
+        raise SpecError("use_bias must be true or false", doc.at(path + ("use_bias",)))
+    return Layer("dense", index, where, units, activation, use_bias)
+
+
+def _activation(doc: Document, path: tuple[Any, ...], name: Any) -> str:
+    from gradcli.spec.load import suggest
+
+    if name is None:
+        return "linear"
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise SpecError(f"unknown activation {name!r}{suggest(name, ACTIVATIONS)}; "
+                        f"activations are {', '.join(ACTIVATIONS)}", doc.at(path))
+    return name
+
+
+def _init(doc: Document, path: tuple[Any, ...], raw: Any) -> Init:
+    if raw is None:
+        return Init()
+    if not isinstance(raw, dict):
+        raise SpecError("init: must be a mapping like {seed: 0, kernel: glorot_uniform, "
+                        "bias: zeros}", doc.at(path))
+    _keys(doc, path, raw, INIT_KEYS, "init")
+    seed = raw.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise SpecError("seed must be a non-negative integer", doc.at(path + ("seed",)))
+    kernel = _initializer(doc, path + ("kernel",), raw.get("kernel", "glorot_uniform"))
+    bias = _initializer(doc, path + ("bias",), raw.get("bias", "zeros"))
+    return Init(seed, kernel, bias)
+
+
+def _initializer(doc: Document, path: tuple[Any, ...], raw: Any) -> inits.Initializer:
+    """`name`, or `{name: {param: value}}`, or `{constant: value}`."""
+    from gradcli.spec.load import suggest
+
+    where = doc.at(path)
+    params: Any = None
+    name = raw
+    if isinstance(raw, dict) and len(raw) == 1:
+        name, params = next(iter(raw.items()))
+        where = doc.key_at(path + (name,))
+        if name == "constant" and not isinstance(params, dict):
+            params = {"value": params}
+        elif params is not None and not isinstance(params, dict):
+            raise SpecError(f"the parameters of '{name}' must be a mapping like "
+                            "{stddev: 0.1}", doc.at(path + (name,)))
+        if isinstance(params, dict) and name in inits.PLAIN:
+            _keys(doc, path + (name,), params, tuple(inits.PLAIN[name]) or ("(none)",),
+                  f"initializer '{name}'")
+    if not isinstance(name, str) or name not in inits.NAMES:
+        raise SpecError(f"unknown initializer {name!r}{suggest(name, inits.NAMES)}; "
+                        f"initializers are {', '.join(inits.NAMES)}", where)
+    try:
+        return inits.make(name, params)
+    except ValueError as exc:
+        raise SpecError(str(exc), where) from None
+
+
+# ---- weights files ------------------------------------------------------------------
+
+def _with_weights(doc: Document, path: tuple[Any, ...], model: ModelSpec, raw: Any,
+                  folder: Path) -> ModelSpec:
+    where = doc.at(path)
+    if isinstance(raw, dict):
+        _keys(doc, path, raw, WEIGHTS_KEYS, "weights")
+        file, prefix = raw.get("file"), raw.get("prefix", model.name)
+    else:
+        file, prefix = raw, model.name
+    if not isinstance(file, str) or not file:
+        raise SpecError("weights: must be the path of an .npz file (relative to the spec), "
+                        "or {file: PATH, prefix: NAME}", where)
+    if not isinstance(prefix, str) or not prefix:
+        raise SpecError("prefix must be the model name the file's keys start with",
+                        doc.at(path + ("prefix",)))
+    arrays = read_npz(folder / file, file, where)
+    weights = check_weights(model, arrays, prefix, file, where)
+    return ModelSpec(model.name, model.layers, model.init, model.where, weights, file)
+
+
+def read_npz(path: Path, shown: str, where: Location) -> dict[str, np.ndarray]:
+    """Every array of an .npz archive, never unpickling anything."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise SpecError(f"weights file not found: {shown}", where) from None
+    except IsADirectoryError:
+        raise SpecError(f"weights file {shown} is a folder, not an .npz file", where) from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise SpecError(f"cannot read weights file {shown} as .npz: {exc}", where) from None
+    if isinstance(loaded, np.ndarray):
+        raise SpecError(f"weights file {shown} holds a single array (.npy); weights: needs "
+                        "an .npz archive with one array per parameter, keyed like "
+                        "net.1.kernel", where)
+    arrays = {}
+    with loaded:
+        for key in loaded.files:
+            try:
+                array = loaded[key]
+            except (OSError, ValueError) as exc:
+                raise SpecError(f"cannot read array '{key}' of weights file {shown}: {exc}",
+                                where) from None
+            arrays[key] = array
+    return arrays
+
+
+def expected_shapes(model: ModelSpec) -> dict[str, tuple[int | None, ...]]:
+    """Shape each parameter must have; None where only a call can tell (the
+    input width of a dense layer fed by the model's input or a flatten)."""
+    shapes: dict[str, tuple[int | None, ...]] = {}
+    width: int | None = None
+    for layer in model.layers:
+        if layer.kind in ("flatten", "concat"):
+            width = None
+        if layer.kind != "dense":
+            continue
+        kernel = f"{model.name}.{layer.index}.kernel"
+        shapes[kernel] = (width, layer.units)
+        if layer.use_bias:
+            shapes[f"{model.name}.{layer.index}.bias"] = (layer.units,)
+        width = layer.units
+    return shapes
+
+
+def _fits(shape: tuple[int, ...], expected: tuple[int | None, ...]) -> bool:
+    return len(shape) == len(expected) and all(
+        e is None or e == s for s, e in zip(shape, expected))
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    parts = ["in" if d is None else str(d) for d in shape]
+    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def check_weights(model: ModelSpec, arrays: Mapping[str, np.ndarray], prefix: str,
+                  shown: str, where: Location) -> dict[str, np.ndarray]:
+    """The model's parameters from a file's arrays (keys PREFIX.INDEX.PART).
+
+    Keys that do not start with `PREFIX.` belong to something else (the
+    inputs, other models) and are ignored; among the others every parameter
+    must be present with its shape, and nothing else may be there."""
+    rename = {f"{prefix}{name[len(model.name):]}": name for name in model.parameter_names()}
+    ours = {key: array for key, array in arrays.items() if key.startswith(prefix + ".")}
+    by_param = {rename[k]: a for k, a in ours.items() if k in rename}
+    shapes = expected_shapes(model)
+    missing = [key for key, name in rename.items() if key not in ours]
+    extra = sorted(key for key in ours if key not in rename)
+    wrong = []
+    for key, name in rename.items():
+        array = ours.get(key)
+        if array is None:
+            continue
+        if array.dtype.kind not in "fiu":
+            wrong.append(f"{key} holds {array.dtype}, not numbers")
+        elif not _fits(array.shape, shapes[name]):
+            wrong.append(f"{key} has shape {array.shape}, expected {_shape_text(shapes[name])}")
+    problems = []
+    if missing:
+        problems.append("missing " + ", ".join(missing))
+    if extra:
+        problems.append("extra " + ", ".join(extra) + " (not a parameter of these layers)")
+    if wrong:
+        problems.append("wrong shape: " + "; ".join(wrong))
+    if problems:
+        expected = ", ".join(f"{k} {_shape_text(shapes[n])}" for k, n in rename.items())
+        raise SpecError(f"weights file {shown} does not fit model '{model.name}': "
+                        + "; ".join(problems) + f". The model's parameters are: {expected}",
+                        where)
+    return {name: np.asarray(array) for name, array in by_param.items()}

@@ -1,0 +1,482 @@
+"""models: blocks - layers against a hand-written numpy forward, the Keras
+initializers' statistics and seeding, derivatives w.r.t. inputs and
+parameters against finite differences, and every weights-file mistake as
+a located error."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import gradcli
+from gradcli.cli import cli, main
+from gradcli.errors import SpecError
+from gradcli.spec import initializers as inits
+
+SPECS = Path(__file__).parent.parent / "specs"
+SEED003 = SPECS / "data" / "seed003_weights.npz"
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+def softplus(z: np.ndarray) -> np.ndarray:
+    return np.log1p(np.exp(-np.abs(z))) + np.maximum(z, 0)
+
+
+def erf(z: np.ndarray) -> np.ndarray:
+    return np.vectorize(math.erf)(z)
+
+
+NUMPY_ACTIVATIONS = {
+    "linear": lambda z: z,
+    "relu": lambda z: np.maximum(z, 0),
+    "sigmoid": sigmoid,
+    "tanh": np.tanh,
+    "softmax": lambda z: np.exp(z) / np.exp(z).sum(-1, keepdims=True),
+    "log_softmax": lambda z: z - np.log(np.exp(z).sum(-1, keepdims=True)),
+    "softplus": softplus,
+    "softsign": lambda z: z / (1 + np.abs(z)),
+    "elu": lambda z: np.where(z > 0, z, np.expm1(z)),
+    "selu": lambda z: 1.0507009873554805 * np.where(z > 0, z, 1.6732632423543772 * np.expm1(z)),
+    "gelu": lambda z: 0.5 * z * (1 + erf(z / np.sqrt(2))),
+    "silu": lambda z: z * sigmoid(z),
+    "swish": lambda z: z * sigmoid(z),
+    "mish": lambda z: z * np.tanh(softplus(z)),
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.2 * z),
+    "exponential": np.exp,
+    "sin": np.sin,
+}
+
+
+def test_every_activation_has_a_numpy_reference() -> None:
+    from gradcli.spec.network import ACTIVATIONS
+
+    assert set(ACTIVATIONS) == set(NUMPY_ACTIVATIONS)
+
+
+@pytest.mark.parametrize("activation", sorted(NUMPY_ACTIVATIONS))
+def test_layers_match_a_numpy_forward(activation: str) -> None:
+    x = np.random.default_rng(5).normal(size=(4, 3, 2))
+    p = gradcli.load({
+        "inputs": {"x": x.tolist()},
+        "models": {"net": {
+            "layers": ["flatten", {"dense": {"units": 5, "activation": activation}},
+                       {"dense": {"units": 3, "use_bias": False}}, {"activation": "tanh"},
+                       {"dense": 2}],
+            "init": {"seed": 7, "bias": {"uniform": {"minval": -0.5, "maxval": 0.5}}}}},
+        "outputs": {"y": "net(x)"}})
+    v = p.values
+    assert set(p.models.parameters) == {"net.1.kernel", "net.1.bias", "net.2.kernel",
+                                        "net.4.kernel", "net.4.bias"}
+    assert v["net.1.kernel"].shape == (6, 5) and v["net.2.kernel"].shape == (5, 3)
+    h = NUMPY_ACTIVATIONS[activation](x.reshape(4, 6) @ v["net.1.kernel"] + v["net.1.bias"])
+    h = np.tanh(h @ v["net.2.kernel"])
+    expected = h @ v["net.4.kernel"] + v["net.4.bias"]
+    np.testing.assert_allclose(p.evaluate()["y"], expected, rtol=1e-13, atol=1e-15)
+
+
+def test_dense_on_rank_3_acts_on_the_last_axis_and_concat_joins_features() -> None:
+    rng = np.random.default_rng(1)
+    x, t = rng.normal(size=(2, 3, 1)), rng.normal(size=(2, 3, 2))
+    p = gradcli.load({"inputs": {"x": x.tolist(), "t": t.tolist()},
+                      "models": {"u": {"layers": ["concat", {"dense": {"units": 4,
+                                                                         "activation": "sin"}}]}},
+                      "outputs": {"y": "u(x, t)"}})
+    k, b = p.values["u.1.kernel"], p.values["u.1.bias"]
+    assert k.shape == (3, 4)
+    expected = np.sin(np.concatenate([x, t], axis=-1) @ k + b)
+    np.testing.assert_allclose(p.evaluate()["y"], expected, rtol=1e-14)
+
+
+def test_flatten_keeps_the_batch_axis() -> None:
+    p = gradcli.load({"inputs": {"x": [1.0, 2.0, 3.0]},
+                      "models": {"m": {"layers": ["flatten", {"dense": {"units": 2}}],
+                                       "init": {"kernel": "ones"}}},
+                      "outputs": {"y": "m(x)"}})
+    # (3,) is a batch of three scalars -> (3, 1), as keras Flatten
+    np.testing.assert_array_equal(p.evaluate()["y"], [[1, 1], [2, 2], [3, 3]])
+
+
+def test_calls_share_parameters() -> None:
+    p = gradcli.load({"inputs": {"a": [[1.0, 2.0]], "b": [[3.0, -1.0]]},
+                      "models": {"m": {"layers": [{"dense": 3}]}},
+                      "outputs": {"y": "m(a) + m(b)"}})
+    assert sorted(p.models.parameters) == ["m.0.bias", "m.0.kernel"]
+    k = p.values["m.0.kernel"]
+    np.testing.assert_allclose(p.evaluate()["y"], (np.array([[4.0, 1.0]])) @ k, rtol=1e-14)
+
+
+def test_seed003_network_reproduces_tensorflow_value() -> None:
+    p = gradcli.load(SPECS / "second-derivatives-of-a-keras-network.yaml")
+    with np.load(SEED003) as data:
+        w1, w2 = data["net.1.kernel"].astype(float), data["net.2.kernel"].astype(float)
+        inp = data["inp"]
+    f = sigmoid(sigmoid(inp.reshape(1, 2) @ w1) @ w2)
+    np.testing.assert_allclose(p.evaluate()["f"], f, rtol=1e-14)
+    np.testing.assert_allclose(f, [[0.2242327287729473]], rtol=1e-14)
+
+
+# ---- initializers ------------------------------------------------------------------
+
+FAN_IN, FAN_OUT = 300, 500
+
+
+def _sample(name: str, params: dict[str, float] | None = None,
+            shape: tuple[int, ...] = (FAN_IN, FAN_OUT)) -> np.ndarray:
+    return inits.sample(inits.make(name, params), shape, np.random.default_rng(3), "float64")
+
+
+@pytest.mark.parametrize("name,limit", [
+    ("glorot_uniform", math.sqrt(6 / (FAN_IN + FAN_OUT))),
+    ("he_uniform", math.sqrt(6 / FAN_IN)),
+    ("lecun_uniform", math.sqrt(3 / FAN_IN)),
+    ("uniform", 0.05),
+])
+def test_uniform_initializers_fill_their_bounds(name: str, limit: float) -> None:
+    w = _sample(name)
+    assert np.all(np.abs(w) <= limit)
+    assert np.abs(w).max() > 0.999 * limit  # the bounds are reached, not narrower
+    assert abs(w.mean()) < 0.01 * limit
+    assert w.std() == pytest.approx(limit / math.sqrt(3), rel=0.01)
+
+
+@pytest.mark.parametrize("name,std", [
+    ("glorot_normal", math.sqrt(2 / (FAN_IN + FAN_OUT))),
+    ("he_normal", math.sqrt(2 / FAN_IN)),
+    ("lecun_normal", math.sqrt(1 / FAN_IN)),
+])
+def test_truncated_normal_initializers_have_keras_variance(name: str, std: float) -> None:
+    w = _sample(name)
+    drawn_sd = std / inits.TRUNCATION_SD  # before truncation, as keras
+    assert np.abs(w).max() <= 2 * drawn_sd
+    assert np.abs(w).max() > 1.99 * drawn_sd
+    assert w.std() == pytest.approx(std, rel=0.01)
+    assert abs(w.mean()) < 0.01 * std
+
+
+def test_truncation_constant_is_the_sd_of_a_normal_cut_at_two() -> None:
+    phi = math.exp(-2) / math.sqrt(2 * math.pi)
+    mass = math.erf(2 / math.sqrt(2))
+    assert math.sqrt(1 - 2 * 2 * phi / mass) == pytest.approx(inits.TRUNCATION_SD, rel=1e-15)
+
+
+def test_plain_initializers() -> None:
+    w = _sample("normal")
+    assert w.std() == pytest.approx(0.05, rel=0.01) and np.abs(w).max() > 4 * 0.05
+    w = _sample("normal", {"mean": 1.0, "stddev": 0.2})
+    assert w.mean() == pytest.approx(1.0, abs=0.002) and w.std() == pytest.approx(0.2, rel=0.01)
+    w = _sample("truncated_normal", {"stddev": 0.1})
+    assert np.abs(w).max() <= 0.2 and w.std() == pytest.approx(0.1 * inits.TRUNCATION_SD,
+                                                               rel=0.01)
+    w = _sample("uniform", {"minval": 2.0, "maxval": 3.0})
+    assert w.min() >= 2.0 and w.max() <= 3.0 and w.mean() == pytest.approx(2.5, abs=0.002)
+    assert np.all(_sample("zeros") == 0) and np.all(_sample("ones") == 1)
+    assert np.all(_sample("constant", {"value": 0.25}) == 0.25)
+
+
+def test_bias_fans_are_its_length() -> None:
+    assert inits.fans((7,)) == (7, 7)
+    assert inits.fans((3, 4)) == (3, 4)
+    w = _sample("he_uniform", shape=(200_000,))
+    assert np.abs(w).max() <= math.sqrt(6 / 200_000)
+
+
+def _model_values(init: dict[str, Any], layers: list[Any] | None = None,
+                  dtype: str = "float64") -> dict[str, np.ndarray]:
+    p = gradcli.load({"inputs": {"x": [[0.5, -1.0, 2.0]]},
+                      "models": {"net": {"layers": layers or [{"dense": 4}, {"dense": 2}],
+                                         "init": init}},
+                      "outputs": {"y": "net(x)"}}, dtype=dtype)
+    return {k: v for k, v in p.values.items() if k.startswith("net.")}
+
+
+def test_same_seed_same_weights_different_seed_different() -> None:
+    init = {"seed": 11, "bias": "normal"}
+    first, again = _model_values(init), _model_values(dict(init))
+    other = _model_values({"seed": 12, "bias": "normal"})
+    assert first.keys() == again.keys() == other.keys()
+    for key in first:
+        np.testing.assert_array_equal(first[key], again[key])
+        assert not np.any(first[key] == other[key]), key
+    # kernel and bias, and different layers, draw from different streams
+    assert not np.allclose(first["net.0.bias"], first["net.0.kernel"][0])
+
+
+def test_a_parameter_does_not_depend_on_the_other_layers() -> None:
+    small = _model_values({"seed": 4}, [{"dense": 4}])
+    big = _model_values({"seed": 4}, [{"dense": 4}, {"activation": "relu"}, {"dense": 9}])
+    np.testing.assert_array_equal(small["net.0.kernel"], big["net.0.kernel"])
+
+
+def test_spec_init_uses_the_named_initializer_and_dtype() -> None:
+    values = _model_values({"kernel": "he_normal", "bias": {"constant": 0.5}},
+                           [{"dense": 20000}], dtype="float32")
+    kernel, bias = values["net.0.kernel"], values["net.0.bias"]
+    assert kernel.dtype == np.float32 and kernel.shape == (3, 20000)
+    assert kernel.std() == pytest.approx(math.sqrt(2 / 3), rel=0.02)
+    assert np.abs(kernel).max() <= 2 * math.sqrt(2 / 3) / inits.TRUNCATION_SD * (1 + 1e-6)
+    assert np.all(bias == 0.5)
+
+
+def test_default_init_is_glorot_uniform_and_zero_bias() -> None:
+    values = _model_values({}, [{"dense": 5000}])
+    assert np.all(values["net.0.bias"] == 0)
+    limit = math.sqrt(6 / (3 + 5000))
+    assert np.abs(values["net.0.kernel"]).max() <= limit
+    assert np.abs(values["net.0.kernel"]).max() > 0.99 * limit
+
+
+# ---- derivatives -------------------------------------------------------------------
+
+PINNISH = {
+    "inputs": {"x": {"random": "uniform", "shape": [5, 1], "seed": 1},
+               "t": {"random": "uniform", "shape": [5, 1], "seed": 2}},
+    "models": {"u": {"layers": ["concat", {"dense": {"units": 4, "activation": "tanh"}},
+                                {"dense": {"units": 3, "activation": "softplus"}}, {"dense": 1}],
+                     "init": {"seed": 3, "bias": {"normal": {"stddev": 0.3}}}}},
+    "outputs": {"y": "sum(sin(u(x, t)) * x)"},
+}
+
+
+def _fd_directional(p: gradcli.Problem, grads: dict[str, np.ndarray], h: float = 1e-6,
+                    seed: int = 0) -> tuple[float, float]:
+    """(engine, central difference) of the derivative along a random direction."""
+    rng = np.random.default_rng(seed)
+    direction = {k: rng.standard_normal(p.values[k].shape) for k in grads}
+    engine = sum(float(np.sum(grads[k] * d)) for k, d in direction.items())
+
+    def at(sign: float) -> float:
+        moved = {k: p.values[k] + sign * h * d for k, d in direction.items()}
+        return float(sum(np.sum(v) for v in p.evaluate(values=moved).values()))
+
+    return engine, (at(1) - at(-1)) / (2 * h)
+
+
+@pytest.mark.parametrize("wrt", [["x", "t"], ["u"], ["u.1.kernel", "x"], ["u.2.bias"]])
+def test_model_gradients_match_finite_differences(wrt: list[str]) -> None:
+    p = gradcli.load(PINNISH)
+    grads = p.grad(wrt=wrt)
+    assert all(g is not None for g in grads.values())
+    if wrt == ["u"]:
+        assert list(grads) == ["u.1.kernel", "u.1.bias", "u.2.kernel", "u.2.bias",
+                               "u.3.kernel", "u.3.bias"]
+    engine, numeric = _fd_directional(p, grads)
+    assert engine == pytest.approx(numeric, rel=1e-8, abs=1e-10)
+
+
+def test_model_second_derivative_matches_finite_differences_of_the_gradient() -> None:
+    p = gradcli.load(PINNISH)
+    h = 1e-6
+    g2 = p.grad(wrt=["u.1.kernel"], order=2)["u.1.kernel"]
+    k = p.values["u.1.kernel"]
+    direction = np.zeros_like(k)
+    direction[1, 2] = 1.0
+
+    def g_sum(sign: float) -> float:
+        return float(np.sum(p.grad(wrt=["u.1.kernel"],
+                                   values={"u.1.kernel": k + sign * h * direction})["u.1.kernel"]))
+
+    assert g2[1, 2] == pytest.approx((g_sum(1) - g_sum(-1)) / (2 * h), rel=1e-7)
+
+
+def test_wrt_a_parameter_component_and_the_model_on_the_command_line() -> None:
+    spec = str(SPECS / "second-derivatives-of-a-keras-network.yaml")
+    result = CliRunner().invoke(cli, ["grad", spec, "--wrt", "net", "--wrt",
+                                      "net.1.kernel[0, :3]", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    grads = json.loads(result.stdout)["grad"]
+    assert list(grads) == ["net.1.kernel", "net.1.bias", "net.2.kernel", "net.2.bias",
+                           "net.1.kernel[0, :3]"]
+    assert np.shape(grads["net.1.kernel"]) == (2, 28)
+    np.testing.assert_array_equal(grads["net.1.kernel[0, :3]"], grads["net.1.kernel"][0][:3])
+    # f = sigmoid(z2): df/d b2 = f (1 - f)
+    f = 0.2242327287729473
+    assert grads["net.2.bias"][0] == pytest.approx(f * (1 - f), rel=1e-13)
+
+
+def test_parameters_are_not_default_sources_but_values_can_swap_them() -> None:
+    p = gradcli.load({"inputs": {"x": [[1.0, 2.0]]},
+                      "models": {"m": {"layers": [{"dense": 1}], "init": {"kernel": "ones"}}},
+                      "outputs": {"y": "m(x)"}})
+    assert list(p.grad()) == ["x"]
+    got = p.evaluate(values={"m.0.kernel": np.array([[2.0], [3.0]])})["y"]
+    np.testing.assert_array_equal(got, [[8.0]])
+
+
+# ---- errors ------------------------------------------------------------------------
+
+def _fails(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+           where: str, fragment: str | list[str], args: tuple[str, ...] = ()) -> str:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(text)
+    with pytest.raises(SystemExit) as exited:
+        main(["grad", str(spec), *args])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 2
+    assert out == ""
+    assert "Traceback" not in err
+    assert err.startswith("gradcli: error: ")
+    assert f"{spec}:{where}: " in err, err
+    for part in [fragment] if isinstance(fragment, str) else fragment:
+        assert part in err, err
+    return err
+
+
+NET = ("inputs:\n  x: [[1.0, 2.0]]\nmodels:\n  net:\n"
+       "    layers: [flatten, {dense: 3}, {dense: {units: 1, use_bias: false}}]\n")
+WEIGHTS_LINE = "    weights: w.npz\n"
+CALL = "outputs:\n  y: net(x)\n"
+GOOD = {"net.1.kernel": np.ones((2, 3)), "net.1.bias": np.zeros(3),
+        "net.2.kernel": np.ones((3, 1))}
+
+
+def test_good_weights_file_loads(tmp_path: Path) -> None:
+    np.savez(tmp_path / "w.npz", **GOOD, x_data=np.zeros(4))  # other keys are ignored
+    (tmp_path / "s.yaml").write_text(NET + WEIGHTS_LINE + CALL)
+    p = gradcli.load(tmp_path / "s.yaml")
+    np.testing.assert_array_equal(p.evaluate()["y"], [[9.0]])
+
+
+@pytest.mark.parametrize("change,fragments", [
+    ({"drop": "net.1.bias"}, ["missing net.1.bias"]),
+    ({"add": ("net.2.bias", np.zeros(1))}, ["extra net.2.bias"]),
+    ({"add": ("net.0.kernel", np.zeros((2, 2)))}, ["extra net.0.kernel"]),
+    ({"add": ("net.1.kernel", np.ones((2, 4)))},
+     ["wrong shape: net.1.kernel has shape (2, 4), expected (in, 3)"]),
+    ({"add": ("net.2.kernel", np.ones((4, 1)))},
+     ["net.2.kernel has shape (4, 1), expected (3, 1)"]),
+    ({"drop": "net.2.kernel", "add": ("net.1.bias", np.zeros((3, 1)))},
+     ["missing net.2.kernel", "net.1.bias has shape (3, 1), expected (3,)"]),
+])
+def test_weights_that_do_not_fit_are_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            change: dict[str, Any],
+                                            fragments: list[str]) -> None:
+    arrays = dict(GOOD)
+    if "drop" in change:
+        del arrays[change["drop"]]
+    if "add" in change:
+        key, value = change["add"]
+        arrays[key] = value
+    np.savez(tmp_path / "w.npz", **arrays)
+    err = _fails(tmp_path, capsys, NET + WEIGHTS_LINE + CALL, "6:14",
+                 ["weights file w.npz does not fit model 'net'", *fragments])
+    assert "The model's parameters are: net.1.kernel (in, 3), net.1.bias (3,), " \
+           "net.2.kernel (3, 1)" in err
+
+
+@pytest.mark.parametrize("content,fragment", [
+    (b"this is not a zip archive", "cannot read weights file w.npz as .npz"),
+    (None, "holds a single array (.npy)"),
+])
+def test_weights_file_that_is_not_an_npz(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         content: bytes | None, fragment: str) -> None:
+    target = tmp_path / "w.npz"
+    if content is None:
+        with open(target, "wb") as handle:
+            np.save(handle, np.ones(3))
+    else:
+        target.write_bytes(content)
+    _fails(tmp_path, capsys, NET + WEIGHTS_LINE + CALL, "6:14", fragment)
+
+
+def test_pickled_weights_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    np.savez(tmp_path / "w.npz", **GOOD, evil=np.array([object()], dtype=object))
+    _fails(tmp_path, capsys, NET + WEIGHTS_LINE + CALL, "6:14", "cannot read array 'evil'")
+
+
+def test_weights_file_not_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _fails(tmp_path, capsys, NET + WEIGHTS_LINE + CALL, "6:14", "weights file not found: w.npz")
+
+
+def test_features_that_do_not_fit_the_loaded_kernel(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    np.savez(tmp_path / "w.npz", **GOOD)
+    text = NET.replace("[[1.0, 2.0]]", "[[1.0, 2.0, 3.0]]") + WEIGHTS_LINE + CALL
+    _fails(tmp_path, capsys, text, "8:6", "net layer 1 (dense) gets 3 features")
+
+
+def test_weights_prefix_renames_keys(tmp_path: Path) -> None:
+    np.savez(tmp_path / "w.npz", **{k.replace("net.", "old."): v for k, v in GOOD.items()})
+    text = NET + "    weights: {file: w.npz, prefix: old}\n" + CALL
+    (tmp_path / "s.yaml").write_text(text)
+    p = gradcli.load(tmp_path / "s.yaml")
+    assert sorted(p.models.parameters) == ["net.1.bias", "net.1.kernel", "net.2.kernel"]
+
+
+MODEL_ERRORS = [
+    ("unknown-model-key", "    layres: [{dense: 1}]\n", "5:5", "did you mean 'layers'"),
+    ("unknown-layer", "    layers: [{dense: 1}, {Dense: 2}]\n", "5:27", "did you mean 'dense'"),
+    ("activation-as-layer", "    layers: [tanh]\n", "5:14", "write {activation: tanh}"),
+    ("bad-units", "    layers: [{dense: 0}]\n", "5:22", "positive number of units"),
+    ("unknown-activation", "    layers: [{dense: {units: 2, activation: sigmod}}]\n", "5:45",
+     "did you mean 'sigmoid'"),
+    ("unknown-dense-key", "    layers: [{dense: {units: 2, activaton: tanh}}]\n", "5:33",
+     "did you mean 'activation'"),
+    ("concat-not-first", "    layers: [{dense: 2}, concat]\n", "5:26", "first layer"),
+    ("unknown-initializer", "    layers: [{dense: 2}]\n    init: {kernel: glorot}\n", "6:20",
+     "did you mean 'glorot_normal'"),
+    ("bad-initializer-param",
+     "    layers: [{dense: 2}]\n    init: {kernel: {normal: {sd: 0.1}}}\n", "6:30",
+     "unknown key 'sd' in initializer 'normal'"),
+    ("negative-seed", "    layers: [{dense: 2}]\n    init: {seed: -1}\n", "6:18", "seed"),
+    ("init-and-weights", "    layers: [{dense: 2}]\n    init: {seed: 1}\n    weights: w.npz\n",
+     "7:5", "both 'init:' and 'weights:'"),
+    ("empty-layers", "    layers: []\n", "5:13", "non-empty"),
+    ("dense-options-outside", "    layers: [{dense: 8, activation: tanh}]\n", "5:14",
+     "options go inside it"),
+    ("dense-without-units", "    layers: [dense]\n", "5:14", "positive number of units"),
+]
+
+
+@pytest.mark.parametrize("name,body,where,fragment", MODEL_ERRORS,
+                         ids=[e[0] for e in MODEL_ERRORS])
+def test_model_block_mistakes(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str,
+                              body: str, where: str, fragment: str) -> None:
+    text = "inputs:\n  x: [[1.0, 2.0]]\nmodels:\n  net:\n" + body + CALL
+    _fails(tmp_path, capsys, text, where, fragment)
+
+
+@pytest.mark.parametrize("text,where,fragment", [
+    ("inputs:\n  x: [[1.0]]\nmodels:\n  x:\n    layers: [{dense: 1}]\n" + CALL, "4:3",
+     "already an input"),
+    ("inputs:\n  x: [[1.0]]\nmodels:\n  sin:\n    layers: [{dense: 1}]\n" + CALL, "4:3",
+     "catalogue function"),
+    ("inputs:\n  x: [[1.0]]\nmodels:\n  net:\n    layers: [{dense: 1}]\n"
+     "outputs:\n  y: net(x, x)\n", "7:6", "make its first layer concat"),
+    ("inputs:\n  x: [[1.0]]\n  t: [1.0]\nmodels:\n  net:\n    layers: [concat, {dense: 1}]\n"
+     "outputs:\n  y: net(x, t)\n", "8:6", "same shape apart from it"),
+    ("inputs:\n  x: [[1.0, 2.0]]\nmodels:\n  net:\n    layers: [{dense: 1000000000}]\n"
+     + CALL, "7:6", "more than the limit"),
+    ("inputs:\n  x: [[1.0]]\nmodels:\n  net:\n    layers: [{dense: 1}]\n"
+     "  other:\n    layers: [{dense: 1}]\n" + CALL + "wrt: [other]\n", "10:7", "never called"),
+])
+def test_model_use_mistakes(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+                            where: str, fragment: str) -> None:
+    _fails(tmp_path, capsys, text, where, fragment)
+
+
+def test_unknown_parameter_source_suggests(tmp_path: Path) -> None:
+    np.savez(tmp_path / "w.npz", **GOOD)
+    (tmp_path / "s.yaml").write_text(NET + WEIGHTS_LINE + CALL)
+    p = gradcli.load(tmp_path / "s.yaml")
+    with pytest.raises(SpecError, match="did you mean 'net.2.kernel'"):
+        p.grad(wrt=["net.2.kernal"])
+
+
+def test_seed003_in_float32_agrees_with_the_float32_run() -> None:
+    p = gradcli.load(SPECS / "second-derivatives-of-a-keras-network.yaml", dtype="float32")
+    assert p.values["net.1.kernel"].dtype == np.float32
+    f = p.evaluate()["f"]
+    grads = p.grad()
+    assert f.dtype == np.float32
+    np.testing.assert_allclose(f, [[0.2242327183485031]], rtol=1e-6)
+    np.testing.assert_allclose(grads["inp[0,0]"], [0.005358851049095392], rtol=1e-5)
+    np.testing.assert_allclose(grads["inp[0,1]"], [-0.010795005597174168], rtol=1e-5)
