@@ -87,11 +87,18 @@ def apply(op: str, inputs: Iterable[Node], attrs: Mapping[str, Any] | None = Non
     frozen = MappingProxyType(dict(attrs)) if attrs else EMPTY
     shape, dtype = row.infer(ins, frozen)
     node = Node(op, ins, frozen, tuple(int(d) for d in shape), dtype, origin)
-    if ins and all(i.op == "const" for i in ins) and node.size <= FOLD_LIMIT:
+    if ins and all(i.op in ("const", "fill") for i in ins) and node.size <= FOLD_LIMIT \
+            and all(i.size <= FOLD_LIMIT for i in ins):
         with np.errstate(all="ignore"):
-            value = row.forward(*(i.attrs["value"] for i in ins), **frozen)
+            value = row.forward(*(_constant_array(i) for i in ins), **frozen)
         return const(np.asarray(value, dtype=dtype))
     return node
+
+
+def _constant_array(node: Node) -> np.ndarray:
+    if node.op == "const":
+        return node.attrs["value"]
+    return np.full(node.attrs["shape"], node.attrs["value"], dtype=node.attrs["dtype"])
 
 
 def toposort(outputs: Iterable[Node]) -> list[Node]:

@@ -37,6 +37,8 @@ def _like_infer(value: Any, arrays: Sequence[np.ndarray]) -> np.ndarray:
     """Give a numpy result the dtype `result_dtype` promised (numpy promotes
     int64 @ float32 to float64; a float32 problem must stay float32)."""
     value = np.asarray(value)
+    if value.dtype == arrays[0].dtype == arrays[-1].dtype:
+        return value  # the common case: operands of the problem's own dtype
     floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
     want = floats[0] if floats else arrays[0].dtype
     return value if value.dtype == want else value.astype(want)
