@@ -11,21 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gradcli.autodiff import jvp, sum_all, vjp
-from gradcli.blocks import (
-    BlockPlan,
-    Progress,
-    check_independent,
-    default_max_memory,
-    independence_program,
-    plan_hessian,
-    plan_jacobian,
-    run_blocks,
-)
 from gradcli.errors import Location, SpecError
 from gradcli.evaluate import Program, plan
 from gradcli.functions.context import Context
@@ -37,6 +27,9 @@ from gradcli.spec.expr import compile_expr
 from gradcli.spec.inputs import MAX_ELEMENTS
 from gradcli.spec.load import ConstExpr, Spec, load_dict, load_file
 from gradcli.spec.network import ModelSet
+
+if TYPE_CHECKING:  # the Jacobian machinery is imported when first used
+    from gradcli.blocks import BlockPlan, Progress
 
 Values = Mapping[str, Any]
 
@@ -212,6 +205,8 @@ class Problem:
                  ) -> dict[str, dict[str, np.ndarray | None]]:
         """d(output)/d(source) for every pair, shape out.shape + source shape (never
         summed); with batch_axis=0, per-sample blocks (N,) + out[1:] + source[1:]."""
+        from gradcli.blocks import default_max_memory, plan_jacobian
+
         if mode not in ("auto", "rev", "fwd"):
             raise SpecError(f"--mode must be auto, rev or fwd, not {mode!r}", "--mode")
         chosen, sources = self.select_outputs(outputs), self.sources(wrt)
@@ -230,6 +225,8 @@ class Problem:
                 progress: Progress | None = None) -> dict[str, dict[str, np.ndarray | None]]:
         """Blocks d²(sum of outputs)/d(src_i)d(src_j), shape src_i + src_j,
         forward-over-reverse; with batch_axis=0, per-sample blocks."""
+        from gradcli.blocks import default_max_memory, plan_hessian
+
         chosen, sources = self.select_outputs(outputs), self.sources(wrt)
         memory = max_memory or default_max_memory()
         key = ("hessian", tuple(s.key for s in sources), tuple(n for n, _ in chosen),
@@ -243,6 +240,8 @@ class Problem:
     def _run_blocks(self, block_plan: BlockPlan, chosen: list[tuple[str, Node]],
                     sources: Sequence[Source], values: Values | None,
                     progress: Progress | None) -> dict[str, dict[str, np.ndarray | None]]:
+        from gradcli.blocks import check_independent, independence_program, run_blocks
+
         inputs = dict(self.inputs_for(values))
         if block_plan.samples is not None:
             key = ("independence", tuple(s.key for s in sources), tuple(n for n, _ in chosen))

@@ -13,17 +13,21 @@ json, yaml and npz always carry full precision, which is their contract.
 from __future__ import annotations
 
 from ..errors import SpecError
-from .atomic import write_atomic
-from .csv_ import render_csv
-from .jsonfmt import render_json
 from .model import Entry, Result
-from .npz import render_npz
-from .text import render_text
-from .yaml_ import render_yaml
+
+# Each format module is imported when it is used: `--format json` never pays
+# for PyYAML's emitter or zipfile (start-up time matters in shell loops).
 
 FORMATS: tuple[str, ...] = ("text", "json", "yaml", "csv", "npz")
 
 __all__ = ["FORMATS", "Entry", "Result", "render", "write_atomic"]
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file and a rename (see .atomic)."""
+    from .atomic import write_atomic as write
+
+    write(path, data)
 
 
 def render(result: Result, fmt: str, precision: int | None = None, color: bool = False) -> bytes:
@@ -38,14 +42,24 @@ def render(result: Result, fmt: str, precision: int | None = None, color: bool =
         raise SpecError(f"--precision must be a positive integer, got {precision!r}",
                         location="--precision")
     if fmt == "text":
+        from .text import render_text
+
         return render_text(result, precision=precision, color=color)
     if fmt == "json":
+        from .jsonfmt import render_json
+
         return render_json(result)
     if fmt == "yaml":
+        from .yaml_ import render_yaml
+
         return render_yaml(result)
     if fmt == "csv":
+        from .csv_ import render_csv
+
         return render_csv(result, precision=precision)
     if fmt == "npz":
+        from .npz import render_npz
+
         return render_npz(result)
     raise SpecError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}",
                     location="--format")

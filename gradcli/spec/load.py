@@ -3,7 +3,6 @@ input value materialised, every expression kept with its location."""
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,6 @@ import numpy as np
 
 from gradcli.errors import Location, SpecError
 from gradcli.spec.inputs import FLOAT_DTYPES, MAX_ELEMENTS, from_mapping, literal_array
-from gradcli.spec.models import parse_models
 from gradcli.spec.yamlread import Document, read_yaml
 
 TOP_KEYS = ("name", "description", "dtype", "inputs", "let", "models", "outputs", "wrt",
@@ -56,8 +54,16 @@ class Spec:
 
 
 def suggest(word: str, options: Any) -> str:
+    import difflib
+
     close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _parse_models(*args: Any) -> Any:
+    from gradcli.spec.models import parse_models  # only specs with models pay for it
+
+    return parse_models(*args)
 
 
 def check_name(name: Any, where: Location, what: str) -> str:
@@ -111,7 +117,7 @@ def from_document(doc: Document, folder: Path, dtype: str | None = None,
             raise SpecError(f"'{expr.name}' is defined twice (already an {taken[expr.name]})",
                             expr.where)
         taken[expr.name] = "expression"
-    models = parse_models(doc, data.get("models"), folder, _reserved(taken))
+    models = _parse_models(doc, data.get("models"), folder, _reserved(taken))
     expect = data.get("expect")
     if expect is not None:
         if not isinstance(expect, dict):
