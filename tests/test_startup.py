@@ -1,0 +1,33 @@
+"""A plain `gradcli grad` imports only what it needs: no sympy (check and
+symbolic only), no Jacobian machinery, no output formats it does not use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SPEC = Path(__file__).parent.parent / "specs" / "quickstart.yaml"
+
+
+def _imported(*args: str) -> set[str]:
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "gradcli", *args],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = [line.split("|")[-1].strip() for line in done.stderr.splitlines()
+             if line.startswith("import time:")]
+    return set(lines)
+
+
+def test_grad_does_not_import_sympy_or_unused_machinery() -> None:
+    modules = _imported("grad", str(SPEC), "--format", "json")
+    assert "gradcli.api" in modules  # the log is real
+    for heavy in ("sympy", "gradcli.blocks", "gradcli.batching", "gradcli.render.yaml_",
+                  "gradcli.render.npz", "gradcli.symbolic", "torch", "jax"):
+        assert heavy not in modules, heavy
+
+
+def test_jacobian_imports_its_machinery_but_not_sympy() -> None:
+    modules = _imported("jacobian", str(SPEC), "--format", "json")
+    assert "gradcli.blocks" in modules
+    assert "sympy" not in modules
