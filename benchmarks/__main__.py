@@ -58,11 +58,16 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="substring of workload names")
     parser.add_argument("--budget", type=float, default=0.5, help="seconds per measurement")
     parser.add_argument("--no-cold-start", action="store_true")
+    parser.add_argument("--smoke", action="store_true",
+                        help="CI: gradcli only, one quick measurement each, no peers")
     args = parser.parse_args()
+    if args.smoke:
+        args.budget, args.no_cold_start = 0.01, True
     impls = {"gradcli": gradcli_calls()}
-    for name, builder in (("autograd", autograd_calls), ("torch", torch_calls),
-                          ("jax", lambda: jax_calls(False)), ("jax-jit", lambda: jax_calls(True)),
-                          ("tf.function", tensorflow_calls)):
+    peers = (("autograd", autograd_calls), ("torch", torch_calls),
+             ("jax", lambda: jax_calls(False)), ("jax-jit", lambda: jax_calls(True)),
+             ("tf.function", tensorflow_calls))
+    for name, builder in () if args.smoke else peers:
         try:
             calls = builder()
         except Exception as exc:  # a broken peer install must not stop the run
