@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="substring of workload names")
     parser.add_argument("--budget", type=float, default=0.5, help="seconds per measurement")
     parser.add_argument("--no-cold-start", action="store_true")
+    parser.add_argument("--markdown", default=None, help="also write the table as Markdown")
     parser.add_argument("--smoke", action="store_true",
                         help="CI: gradcli only, one quick measurement each, no peers")
     args = parser.parse_args()
@@ -95,6 +96,8 @@ def main() -> None:
         report["cold_start_seconds"] = cold_start()
     _print(report)
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(report))
 
 
 def _versions() -> dict[str, str]:
@@ -108,6 +111,29 @@ def _versions() -> dict[str, str]:
         except PackageNotFoundError:
             pass
     return found
+
+
+def markdown(report: dict) -> str:
+    """The report as Markdown tables (docs/performance.md is made from this)."""
+    impls = list(dict.fromkeys(k for row in report["seconds"].values() for k in row))
+    lines = [f"Measured {report['date']} on {report['machine']} ({report['processor']}, "
+             f"{report['cpus']} CPUs), Python {report['python']}; "
+             + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + ".", "",
+             "Median of warm calls in one process, milliseconds (ratio gradcli/peer in "
+             "parentheses; below 1 means gradcli is faster).", "",
+             "| workload | " + " | ".join(impls) + " | gradcli peak memory |",
+             "|---|" + "---|" * (len(impls) + 1)]
+    for workload, row in report["seconds"].items():
+        ours = row["gradcli"]
+        cells = [f"{row[i] * 1e3:.3f}" + ("" if i == "gradcli" else f" ({ours / row[i]:.2f})")
+                 if i in row else "" for i in impls]
+        peak = report["gradcli_peak_bytes"].get(workload, 0) / 1e6
+        lines.append(f"| {workload} | " + " | ".join(cells) + f" | {peak:.1f} MB |")
+    if "cold_start_seconds" in report:
+        lines += ["", "Cold start of the whole process (median wall time):", "",
+                  "| command | ms |", "|---|---|"]
+        lines += [f"| {k} | {v * 1e3:.0f} |" for k, v in report["cold_start_seconds"].items()]
+    return "\n".join(lines) + "\n"
 
 
 def _print(report: dict) -> None:
