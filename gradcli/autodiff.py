@@ -4,7 +4,8 @@ return nodes, never numbers, so their results can be transformed again."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from gradcli.graph import Node, depends_on, toposort
 from gradcli.ops import TABLE
@@ -21,12 +22,14 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node | None],
     nobody asked for are never built.
     """
     live = depends_on(outputs, sources)
+    order = toposort(outputs)
+    known = {id(n): n for n in toposort([c for c in cotangents if c is not None] + order)}
     adjoint: dict[int, Node] = {}
     for out, cot in zip(outputs, cotangents):
         if cot is not None and id(out) in live:
-            _accumulate(adjoint, out, cot)
+            _accumulate(adjoint, out, cot, known)
     wanted = {id(s) for s in sources}
-    for node in reversed(toposort(outputs)):
+    for node in reversed(order):
         g = adjoint.get(id(node))
         if g is None or not node.inputs:
             continue
@@ -38,19 +41,52 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node | None],
             continue
         # An intermediate source keeps its adjoint but still passes it on, so
         # that inputs asked for beside it get their total derivative.
-        for x, gx in zip(node.inputs, rule(g, node, needs)):
+        grads = label(rule(g, node, needs), f"grad/{node.op}", known)
+        for x, gx in zip(node.inputs, grads):
             if gx is not None and id(x) in live and x.is_float:
-                _accumulate(adjoint, x, gx)
+                _accumulate(adjoint, x, gx, known)
     return [adjoint.get(id(s)) if id(s) in wanted else None for s in sources]
 
 
-def _accumulate(adjoint: dict[int, Node], node: Node, g: Node) -> None:
+def _accumulate(adjoint: dict[int, Node], node: Node, g: Node, known: dict[int, Node]) -> None:
     if g.dtype != node.dtype:
         g = N.cast(g, node.dtype)
     if g.shape != node.shape:
         g = N.broadcast_to(g, node.shape)
     previous = adjoint.get(id(node))
-    adjoint[id(node)] = g if previous is None else N.add(previous, g)
+    (adjoint[id(node)],) = label([g if previous is None else N.add(previous, g)], "grad", known)
+
+
+def label(results: Iterable[Node | None], origin: str,
+          known: dict[int, Node]) -> list[Node | None]:
+    """The nodes a derivative rule just built, copied with `origin` set (like
+    `grad/sin`), so printers can name them as TensorFlow does
+    (`gradients/Sin_grad/mul`).  `known` holds every node that existed before
+    the rule ran (the walk stops there; holding the nodes keeps their ids
+    unique) and grows by the copies."""
+    results = list(results)
+    fresh: list[Node] = []
+    seen: set[int] = set()
+    stack = [r for r in results if r is not None]
+    while stack:
+        node = stack[-1]
+        if id(node) in known or id(node) in seen:
+            stack.pop()
+            continue
+        pending = [i for i in node.inputs if id(i) not in known and id(i) not in seen]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        seen.add(id(node))
+        fresh.append(node)
+    copies: dict[int, Node] = {}
+    for node in fresh:
+        inputs = tuple(copies.get(id(i), i) for i in node.inputs)
+        copy = replace(node, inputs=inputs, origin=node.origin or origin)
+        copies[id(node)] = copy
+        known[id(copy)] = copy
+    return [None if r is None else copies.get(id(r), r) for r in results]
 
 
 def jvp(outputs: Sequence[Node], tangents: dict[int, Node]) -> list[Node | None]:
@@ -60,7 +96,9 @@ def jvp(outputs: Sequence[Node], tangents: dict[int, Node]) -> list[Node | None]
     contains the work that can be non-zero.
     """
     tangent: dict[int, Node] = dict(tangents)
-    for node in toposort(outputs):
+    order = toposort(outputs)
+    known = {id(n): n for n in toposort(list(tangents.values()) + order)}
+    for node in order:
         if id(node) in tangents or not node.inputs:
             continue
         ins = tuple(tangent.get(id(i)) for i in node.inputs)
@@ -73,7 +111,7 @@ def jvp(outputs: Sequence[Node], tangents: dict[int, Node]) -> list[Node | None]
         if result is not None:
             if result.shape != node.shape:
                 result = N.broadcast_to(result, node.shape)
-            tangent[id(node)] = result
+            (tangent[id(node)],) = label([result], f"jvp/{node.op}", known)
     return [tangent.get(id(o)) for o in outputs]
 
 

@@ -1,0 +1,380 @@
+"""Graphs lowered to sympy, element by element.
+
+Every input element becomes either a real symbol named like the component a
+user would write (`a[0,1]`) or an exact number; each node then becomes an
+object array of sympy expressions through its op row's `sympy` rule, so the
+lowering knows no op by name (two documented exceptions below).  `check`
+differentiates these expressions to get an independent derivative, and
+`symbolic` prints them as closed forms.
+
+sympy is imported inside functions only: importing this module is cheap, and
+`gradcli grad` never pays for sympy.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from gradcli.errors import SpecError
+from gradcli.graph import Node
+from gradcli.ops import TABLE
+from gradcli.sources import Source
+
+# Symbolic lowering costs microseconds per element and op; past this many
+# elements in a graph the lowering would take minutes, so callers skip it
+# with a note instead of hanging.
+MAX_GRAPH_ELEMENTS = 200_000
+# Closed forms are run through sympy.simplify only below this operation
+# count: simplify is exponential in the worst case, and a large expression
+# is not made readable by it anyway.
+SIMPLIFY_OPS = 60
+# Digits of the numbers substituted when evaluating at a point: well beyond
+# float64, so the symbolic reference is not limited by float64 rounding.
+CHECK_DIGITS = 30
+
+
+def element_label(name: str, index: Sequence[int]) -> str:
+    """How a component is written by users and in symbol names: `a[0,1]`, `x` for 0-d."""
+    return name if not len(index) else f"{name}[{','.join(str(int(i)) for i in index)}]"
+
+
+def latex_label(name: str, index: Sequence[int]) -> str:
+    return name if not len(index) else f"{name}_{{{','.join(str(int(i)) for i in index)}}}"
+
+
+# ---- numbers ---------------------------------------------------------------------
+
+def number(value: Any, digits: int | None) -> Any:
+    """A sympy number for a numpy scalar.
+
+    digits=None (closed forms): integers and short fractions are exact
+    (2.0 -> 2, 0.5 -> 1/2) so printed formulas stay readable; other floats
+    keep their float64 value.  digits=N (checks): the float's exact binary
+    value carried at N digits, so the reference is more precise than the engine.
+    """
+    import sympy
+
+    if isinstance(value, (bool, np.bool_)):
+        return sympy.true if value else sympy.false
+    if isinstance(value, (int, np.integer)):
+        return sympy.Integer(int(value))
+    x = float(value)
+    if not np.isfinite(x):
+        return sympy.nan if np.isnan(x) else (sympy.oo if x > 0 else -sympy.oo)
+    if x.is_integer() and abs(x) < 2**53:
+        return sympy.Integer(int(x))
+    if digits is not None:
+        return sympy.Float(x, digits)
+    nice = sympy.Rational(x).limit_denominator(1000)
+    return nice if float(nice) == x else sympy.Float(x)
+
+
+def numbers(array: np.ndarray, digits: int | None) -> np.ndarray:
+    """An object array of sympy numbers for a numeric array."""
+    array = np.asarray(array)
+    out = np.empty(array.shape, dtype=object)
+    for index in np.ndindex(array.shape):
+        out[index] = number(array[index], digits)
+    return out
+
+
+def _sympified(array: Any, digits: int | None) -> np.ndarray:
+    """Rules built on numpy (fill, sums of empty axes) can leave Python numbers
+    in their object arrays; make every element a sympy object."""
+    out = np.array(array, dtype=object)
+    for index in np.ndindex(out.shape):
+        item = out[index]
+        if isinstance(item, (bool, int, float, np.generic)):
+            out[index] = number(item, digits)
+    return out
+
+
+def symbols(name: str, shape: Sequence[int], mask: np.ndarray | None = None,
+            values: np.ndarray | None = None, digits: int | None = None) -> np.ndarray:
+    """Real symbols `name[i,j]` where `mask` is true (everywhere without one);
+    elsewhere the numbers of `values`."""
+    import sympy
+
+    out = np.empty(tuple(shape), dtype=object)
+    for index in np.ndindex(out.shape):
+        if mask is None or mask[index]:
+            out[index] = sympy.Symbol(element_label(name, index), real=True)
+        else:
+            out[index] = number(values[index], digits)
+    return out
+
+
+# ---- the two lowering exceptions ------------------------------------------------------
+
+@cache
+def _frozen_class() -> type:
+    """`stop_gradient(x)` for sympy: the value of x with derivative 0.
+
+    The op row's rule is the identity, which gives the right value but lets
+    sympy differentiate through it; a check must see the engine's semantics.
+    Built once, on first use, because the class needs sympy.
+    """
+    import sympy
+
+    class stop_gradient(sympy.Function):  # noqa: N801 - printed as the catalogue name
+        @classmethod
+        def eval(cls, arg: Any) -> Any:
+            return arg if arg.is_number else None
+
+        def fdiff(self, argindex: int = 1) -> Any:
+            return sympy.S.Zero
+
+        def _eval_evalf(self, prec: int) -> Any:
+            return self.args[0]._eval_evalf(prec)
+
+    return stop_gradient
+
+
+def _lower_stop_gradient(x: np.ndarray, **attrs: Any) -> np.ndarray:
+    frozen = _frozen_class()
+    return np.vectorize(frozen, otypes=[object])(np.asarray(x, dtype=object))
+
+
+def _lower_cast(x: np.ndarray, *, dtype: str) -> np.ndarray:
+    """Float casts keep the expression; integer and bool casts are piecewise
+    constant (derivative 0), so they truncate inside stop_gradient."""
+    import sympy
+
+    x = np.asarray(x, dtype=object)
+    if dtype.startswith("float"):
+        return x
+    frozen = _frozen_class()
+    if dtype == "bool":
+        return np.vectorize(lambda a: sympy.Ne(a, 0), otypes=[object])(x)
+    return np.vectorize(lambda a: frozen(sympy.sign(a) * sympy.floor(sympy.Abs(a))),
+                        otypes=[object])(x)
+
+
+OVERRIDES = {"stop_gradient": _lower_stop_gradient, "cast": _lower_cast}
+
+
+# ---- lowering --------------------------------------------------------------------------
+
+def _schedule(outputs: Sequence[Node], given: Mapping[int, Any]) -> list[Node]:
+    """The nodes to lower, inputs first, not descending below given nodes."""
+    order: list[Node] = []
+    seen: set[int] = set(given)
+    for root in outputs:
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if id(node) in seen and not expanded:
+                continue
+            if expanded:
+                order.append(node)
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            stack.extend((i, False) for i in reversed(node.inputs) if id(i) not in seen)
+    return order
+
+
+def reached(outputs: Sequence[Node], stops: Mapping[int, Any] | set[int]) -> list[Node]:
+    """Every node the outputs reach, not walking past the `stops` (which are included)."""
+    found: list[Node] = []
+    seen: set[int] = set()
+    stack = list(outputs)
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        found.append(node)
+        if id(node) not in stops:
+            stack.extend(node.inputs)
+    return found
+
+
+def graph_elements(outputs: Sequence[Node], stops: Mapping[int, Any] | set[int]) -> int:
+    """Elements to lower (stops included): what the cost of `lower` grows with."""
+    return sum(n.size for n in reached(outputs, stops))
+
+
+def lower(outputs: Sequence[Node], given: Mapping[int, np.ndarray],
+          digits: int | None = None) -> list[np.ndarray]:
+    """Object arrays of sympy expressions for `outputs`.
+
+    `given` maps id(node) to the object array standing for that node: every
+    input leaf the outputs reach, and any intermediate node to be treated as
+    independent (a `let` source), below which nothing is lowered.
+    """
+    env: dict[int, np.ndarray] = dict(given)
+    for node in _schedule(outputs, given):
+        if node.op == "input":
+            raise SpecError(f"internal: no symbolic value for input '{node.attrs['name']}'")
+        if node.op == "const":
+            env[id(node)] = numbers(node.attrs["value"], digits)
+            continue
+        rule = OVERRIDES.get(node.op, TABLE[node.op].sympy)
+        result = rule(*(env[id(i)] for i in node.inputs), **node.attrs)
+        env[id(node)] = _sympified(result, digits)
+    return [env[id(o)] for o in outputs]
+
+
+# ---- sampling and evaluation ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Sample:
+    """Flat indices of the components examined, out of `total`."""
+
+    flat: np.ndarray
+    total: int
+
+    @property
+    def sampled(self) -> bool:
+        return len(self.flat) < self.total
+
+
+def sample(total: int, limit: int, key: str) -> Sample:
+    """All components up to `limit`; beyond, a random sample that is the same
+    on every run (seeded by the quantity's name), in increasing order."""
+    if total <= limit:
+        return Sample(np.arange(total), total)
+    rng = np.random.default_rng(zlib.crc32(key.encode()))
+    return Sample(np.sort(rng.choice(total, size=limit, replace=False)), total)
+
+
+def to_float(expr: Any) -> float:
+    """The float64 value of a fully numeric expression (inf/nan for poles)."""
+    import sympy
+
+    if isinstance(expr, sympy.logic.boolalg.BooleanAtom):
+        return float(bool(expr))
+    value = sympy.sympify(expr).evalf(CHECK_DIGITS) if not isinstance(expr, float) else expr
+    if value in (sympy.oo, sympy.zoo):
+        return np.inf if value == sympy.oo else np.nan
+    if value == -sympy.oo:
+        return -np.inf
+    if value is sympy.nan:
+        return np.nan
+    if not value.is_number:
+        raise SpecError(f"internal: symbolic value did not reduce to a number: {value}")
+    if value.is_real is False:
+        return np.nan
+    return float(value)
+
+
+# ---- closed forms ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClosedForm:
+    """The derivative of the sum of the selected outputs by each sampled
+    component of one source, with the subexpressions sympy.cse shares."""
+
+    source: str
+    labels: tuple[str, ...]
+    latex_labels: tuple[str, ...]
+    shared: tuple[tuple[Any, Any], ...]   # (symbol, expression) from sympy.cse
+    exprs: tuple[Any, ...]                # each in terms of the shared symbols
+    total: int
+
+
+def component_indices(shape: Sequence[int], index: tuple[Any, ...] | None) -> np.ndarray:
+    """Base-array multi-indices (rows) of a source's component elements, in order."""
+    flat = np.arange(int(np.prod(shape, dtype=np.int64))).reshape(tuple(shape))
+    chosen = flat if index is None else flat[index]
+    return np.stack(np.unravel_index(np.ravel(chosen), tuple(shape)), axis=-1) \
+        if len(shape) else np.zeros((1, 0), dtype=np.int64)
+
+
+def problem_symbols(problem: Any, source: Source | None,
+                    used: set[int]) -> dict[int, np.ndarray]:
+    """Every float input the graph uses as symbols and every integer input as
+    numbers; with a `let` source, that node as its own symbols (its upstream
+    is not lowered)."""
+    given: dict[int, np.ndarray] = {}
+    for name, node in problem.leaves.items():
+        if id(node) in used:
+            given[id(node)] = symbols(name, node.shape) if node.is_float \
+                else numbers(problem.values[name], None)
+    if source is not None and source.node.op != "input":
+        given[id(source.node)] = symbols(source.name, source.node.shape)
+    return given
+
+
+def closed_forms(problem: Any, sources: Sequence[Source], chosen: Sequence[tuple[str, Node]],
+                 limit: int, cse: bool = True, prefix: str = "t") -> list[ClosedForm]:
+    """d(sum of chosen outputs)/d(component) for every (sampled) component of each source.
+
+    Sources that are inputs share one lowering; a `let` source is lowered on
+    its own with that node as symbols (its gradient is the adjoint there)."""
+    import sympy
+
+    nodes = [node for _, node in chosen]
+    lowered: dict[str | None, tuple[dict[int, np.ndarray], Any]] = {}
+    forms = []
+    for source in sources:
+        group = None if source.node.op == "input" else source.name
+        if group not in lowered:
+            stops = {id(n) for n in problem.leaves.values()} | {id(source.node)} if group \
+                else {id(n) for n in problem.leaves.values()}
+            size = graph_elements(nodes, stops)
+            if size > MAX_GRAPH_ELEMENTS:
+                raise SpecError(f"the graph has {size} elements, too many to lower to sympy "
+                                f"(limit {MAX_GRAPH_ELEMENTS}); gradcli graph --grad prints "
+                                "its derivative program instead", "SPEC")
+            used = {id(n) for n in reached(nodes, stops)}
+            given = problem_symbols(problem, source if group else None, used)
+            arrays = lower(nodes, given)
+            lowered[group] = (given, sympy.Add(*[e for a in arrays for e in np.ravel(a)]))
+        given, total = lowered[group]
+        rows = component_indices(source.node.shape, source.index)
+        picked = sample(len(rows), limit, f"symbolic:{source.key}")
+        sym_array = given.get(id(source.node))
+        if sym_array is None:  # the outputs never reach it: every derivative is 0
+            sym_array = symbols(source.name, source.node.shape)
+        labels, latex, exprs = [], [], []
+        for k in picked.flat:
+            index = tuple(int(i) for i in rows[k])
+            labels.append(element_label(source.name, index))
+            latex.append(latex_label(source.name, index))
+            exprs.append(_tidy(sympy.diff(total, sym_array[index])))
+        shared: list[tuple[Any, Any]] = []
+        if cse and exprs:
+            shared, exprs = sympy.cse(exprs, symbols=sympy.numbered_symbols(prefix))
+        forms.append(ClosedForm(source.key, tuple(labels), tuple(latex), tuple(shared),
+                                tuple(exprs), picked.total))
+    return forms
+
+
+def _tidy(expr: Any) -> Any:
+    import sympy
+
+    return sympy.simplify(expr) if sympy.count_ops(expr) <= SIMPLIFY_OPS else expr
+
+
+def latex_names(forms: Sequence[ClosedForm]) -> dict[Any, str]:
+    """LaTeX spellings a[0,1] -> a_{0,1} for every symbol in the forms."""
+    names: dict[Any, str] = {}
+    for form in forms:
+        for expr in list(form.exprs) + [e for _, e in form.shared]:
+            for sym in getattr(expr, "free_symbols", ()):
+                text = sym.name
+                if "[" in text and text.endswith("]"):
+                    base, _, rest = text.partition("[")
+                    names[sym] = f"{base}_{{{rest[:-1]}}}"
+    return names
+
+
+@dataclass(frozen=True)
+class SymbolicReport:
+    """What `gradcli symbolic` prints: per source its closed forms, its title
+    and its matrix form ((temporaries, expression), expression None when the
+    source is unconnected)."""
+
+    summary: tuple[str, ...]
+    forms: tuple[ClosedForm, ...]
+    titles: tuple[str, ...]
+    matrices: tuple[tuple[tuple[tuple[str, str], ...], str | None], ...]
+    latex_names: dict[Any, str]
