@@ -27,6 +27,7 @@ from gradcli.spec.expr import compile_expr
 from gradcli.spec.inputs import MAX_ELEMENTS
 from gradcli.spec.load import ConstExpr, Spec, load_dict, load_file
 from gradcli.spec.network import ModelSet
+from gradcli.timings import Clock
 
 if TYPE_CHECKING:  # the Jacobian machinery is imported when first used
     from gradcli.blocks import BlockPlan, Progress
@@ -59,6 +60,7 @@ class Problem:
                  max_elements: int = MAX_ELEMENTS) -> None:
         self.spec = spec
         self.max_elements = max_elements
+        self.clock = Clock()  # where the time goes (`--timings`)
         self.ctx = Context(spec.dtype)
         self.values: dict[str, np.ndarray] = {}
         self.leaves: dict[str, Node] = {}
@@ -141,8 +143,10 @@ class Problem:
         key = ("eval", tuple(name for name, _ in chosen))
         program = self._plans.get(key)
         if program is None:
-            program = self._plans[key] = plan([node for _, node in chosen])
-        arrays = program.run(self.inputs_for(values))
+            with self.clock.phase("plan"):
+                program = self._plans[key] = plan([node for _, node in chosen])
+        with self.clock.phase("evaluate"):
+            arrays = program.run(self.inputs_for(values))
         return {name: array for (name, _), array in zip(chosen, arrays)}
 
     def grad_plan(self, wrt: Sequence[str] | None = None, order: int = 1,
@@ -170,9 +174,11 @@ class Problem:
                                 "--cotangent")
         seeds = [leaf(f"cotangent:{name}", node.shape, node.dtype) if name in cotangent
                  else N.ones_like(node) for name, node in chosen]
-        results = _nested_grads([node for _, node in chosen], seeds, sources, order)
+        with self.clock.phase("differentiate (derivative graph)"):
+            results = _nested_grads([node for _, node in chosen], seeds, sources, order)
         connected = tuple(r is not None for r in results)
-        program = plan([r for r in results if r is not None])
+        with self.clock.phase("plan"):
+            program = plan([r for r in results if r is not None])
         built = GradPlan(program, sources, connected, tuple(cotangent))
         self._plans[key] = self._plans[request] = built
         return built
@@ -194,7 +200,8 @@ class Problem:
                 raise SpecError(f"the cotangent of '{name}' must have its shape {node.shape}, "
                                 f"got {array.shape}", "--cotangent")
             inputs[f"cotangent:{name}"] = array
-        arrays = iter(built.program.run(inputs))
+        with self.clock.phase("evaluate"):
+            arrays = iter(built.program.run(inputs))
         return {s.key: next(arrays) if ok else None
                 for s, ok in zip(built.sources, built.connected)}
 
@@ -215,8 +222,9 @@ class Problem:
                batch_axis, chunk_size, memory)
         block_plan = self._plans.get(key)
         if block_plan is None:
-            block_plan = self._plans[key] = plan_jacobian(
-                chosen, sources, mode, batch_axis, chunk_size, memory, self.max_elements)
+            with self.clock.phase("differentiate + plan"):
+                block_plan = self._plans[key] = plan_jacobian(
+                    chosen, sources, mode, batch_axis, chunk_size, memory, self.max_elements)
         return self._run_blocks(block_plan, chosen, sources, values, progress)
 
     def hessian(self, batch_axis: int | None = None, values: Values | None = None,
@@ -233,8 +241,9 @@ class Problem:
                batch_axis, chunk_size, memory)
         block_plan = self._plans.get(key)
         if block_plan is None:
-            block_plan = self._plans[key] = plan_hessian(
-                chosen, sources, batch_axis, chunk_size, memory, self.max_elements)
+            with self.clock.phase("differentiate + plan"):
+                block_plan = self._plans[key] = plan_hessian(
+                    chosen, sources, batch_axis, chunk_size, memory, self.max_elements)
         return self._run_blocks(block_plan, chosen, sources, values, progress)
 
     def _run_blocks(self, block_plan: BlockPlan, chosen: list[tuple[str, Node]],
@@ -248,7 +257,8 @@ class Problem:
             if key not in self._plans:
                 self._plans[key] = independence_program([n for _, n in chosen], sources)
             check_independent(self._plans[key], sources, block_plan.samples, inputs)
-        return run_blocks(block_plan, inputs, self.spec.dtype, progress)
+        with self.clock.phase("evaluate (batched passes)"):
+            return run_blocks(block_plan, inputs, self.spec.dtype, progress)
 
     def jvp(self, tangent: Mapping[str, Any], values: Values | None = None,
             outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
@@ -276,7 +286,8 @@ class Problem:
             nodes = [node for _, node in chosen] + [
                 t if t is not None else N.zeros_like(node)
                 for t, (_, node) in zip(tangents, chosen)]
-            program = self._plans[key] = plan(nodes)
+            with self.clock.phase("plan"):
+                program = self._plans[key] = plan(nodes)
         feed = dict(self.inputs_for(values))
         for name in names:
             node = self.leaves[name]
@@ -288,7 +299,8 @@ class Problem:
                     raise SpecError(f"--tangent {name} must have shape {node.shape}, got "
                                     f"{array.shape}", "--tangent") from None
             feed[f"tangent:{name}"] = array
-        arrays = program.run(feed)
+        with self.clock.phase("evaluate"):
+            arrays = program.run(feed)
         count = len(chosen)
         return ({n: a for (n, _), a in zip(chosen, arrays[:count])},
                 {n: a for (n, _), a in zip(chosen, arrays[count:])})

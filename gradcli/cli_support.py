@@ -14,6 +14,7 @@ import numpy as np
 
 from gradcli.errors import Location, NumericFault, SpecError
 from gradcli.spec.inputs import MAX_ELEMENTS
+from gradcli.timings import Clock
 
 
 def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype: str | None,
@@ -25,19 +26,43 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
     limit = max_elements or MAX_ELEMENTS
     if spec and expr:
         raise SpecError("give either a SPEC file or -e/--expr, not both", "--expr")
-    if expr is not None:
-        where = Location("--expr", 1, 1)
-        doc = Document({"outputs": {"y": expr}}, "--expr", {("outputs", "y"): where})
-        loaded = from_document(doc, Path.cwd(), dtype, limit)
-    elif spec:
-        loaded = load_file(spec, dtype=dtype, limit=limit)
-    else:
-        raise SpecError("give a SPEC file or an expression with -e", "SPEC")
-    overrides = {}
-    for item in sets:
-        name, value = parse_set(item, loaded, limit)
-        overrides[name] = value
-    return Problem(loaded, overrides)
+    clock = command_clock()
+    with clock.phase("load (read, parse, validate)"):
+        if expr is not None:
+            where = Location("--expr", 1, 1)
+            doc = Document({"outputs": {"y": expr}}, "--expr", {("outputs", "y"): where})
+            loaded = from_document(doc, Path.cwd(), dtype, limit)
+        elif spec:
+            loaded = load_file(spec, dtype=dtype, limit=limit)
+        else:
+            raise SpecError("give a SPEC file or an expression with -e", "SPEC")
+        overrides = {}
+        for item in sets:
+            name, value = parse_set(item, loaded, limit)
+            overrides[name] = value
+    with clock.phase("build (forward graph)"):
+        problem = Problem(loaded, overrides, max_elements=limit)
+    problem.clock = clock
+    return problem
+
+
+def command_clock() -> Clock:
+    """The clock of the running command (one per click context)."""
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return Clock()
+    return context.find_root().meta.setdefault("gradcli.clock", Clock())
+
+
+def remember_timings(context: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        context.find_root().meta["gradcli.timings"] = True
+
+
+def report_timings() -> None:
+    context = click.get_current_context(silent=True)
+    if context is not None and context.find_root().meta.get("gradcli.timings"):
+        click.echo(command_clock().report(), err=True)
 
 
 def parse_set(item: str, spec: Any, limit: int) -> tuple[str, Any]:
@@ -78,16 +103,20 @@ def emit(result: Any, fmt: str, out: str | None, precision: int | None,
     if bad and check_finite:
         raise NumericFault(f"non-finite values (NaN or inf) in {names}")
     color = fmt == "text" and out is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    data = render(result, fmt, precision=precision, color=color)
-    if out:
-        write_atomic(out, data)
-    elif fmt == "npz":
-        raise SpecError("--format npz is binary: write it with -o FILE", "--format")
-    else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+    clock = command_clock()
+    with clock.phase("render"):
+        data = render(result, fmt, precision=precision, color=color)
+    with clock.phase("write"):
+        if out:
+            write_atomic(out, data)
+        elif fmt == "npz":
+            raise SpecError("--format npz is binary: write it with -o FILE", "--format")
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
     if bad:
         click.echo(f"gradcli: warning: non-finite values (NaN or inf) in {names}", err=True)
+    report_timings()
 
 
 def parse_cotangent(item: str, problem: Any, max_elements: int | None) -> tuple[str, Any]:

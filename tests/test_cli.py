@@ -150,3 +150,13 @@ def test_python_dash_m() -> None:
     done = subprocess.run([sys.executable, "-m", "gradcli", "--version"], capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0 and "0.1.0" in done.stdout
+
+
+def test_timings_go_to_stderr_only() -> None:
+    result = CliRunner().invoke(cli, ["grad", PATCH, "--format", "json", "--timings"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["grad"]["patch"] == [[1.0, 2.0], [1.0, 2.0]]
+    for phase in ("load", "build", "differentiate", "plan", "evaluate", "render", "total"):
+        assert f"gradcli: timings: {phase}" in result.stderr
+    quiet = CliRunner().invoke(cli, ["grad", PATCH, "--format", "json"])
+    assert "timings" not in quiet.stderr
