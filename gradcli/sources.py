@@ -111,6 +111,6 @@ def explain_unconnected(source: Source, outputs: Sequence[tuple[str, Node]]) -> 
             if label not in blockers:
                 blockers.append(label)
     if blockers:
-        return (f"{names} depends on {source.key} only through {', '.join(blockers)}, "
-                "which pass no derivative")
+        return (f"{names} depends on {source.key} only through {', '.join(blockers)}; "
+                f"no derivative passes through {'it' if len(blockers) == 1 else 'them'}")
     return f"{names} does not depend on {source.key} through any differentiable path"
