@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from gradcli import __version__
-from gradcli.commands import basic, derivatives, symbolic
+from gradcli.commands import basic, derivatives, plot, reference, symbolic
 from gradcli.errors import EXIT_BUG, GradcliError
 
 
@@ -51,7 +51,8 @@ def cli(debug: bool) -> None:
 
 for command in (basic.eval_command, basic.grad_command, derivatives.jacobian_command,
                 derivatives.hessian_command, derivatives.jvp_command, symbolic.check_command,
-                symbolic.symbolic_command, symbolic.graph_command):
+                symbolic.symbolic_command, symbolic.graph_command, reference.ops_command,
+                reference.schema_command, plot.plot_command):
     cli.add_command(command)
 
 

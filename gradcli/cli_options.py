@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from gradcli.completion import complete_set, complete_spec, complete_wrt
+
 FORMATS = ("text", "json", "yaml", "csv", "npz")
 
 
@@ -20,9 +22,11 @@ def _stack(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 problem_options = _stack(
-    click.argument("spec", required=False, type=click.Path(dir_okay=False)),
+    click.argument("spec", required=False, type=click.Path(dir_okay=False),
+                   shell_complete=complete_spec),
     click.option("-e", "--expr", help="Inline expression (output 'y'); inputs from --set."),
     click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+                 shell_complete=complete_set,
                  help="Override or define an input: a YAML literal, or @file.npy."),
     click.option("--output", "outputs", multiple=True, metavar="NAME",
                  help="Select an output (repeatable; default: all)."),
@@ -53,8 +57,9 @@ output_options = _stack(
                       "evaluate, render) to stderr."),
 )
 
+
 derivative_options = _stack(
-    click.option("--wrt", multiple=True, metavar="SOURCE",
+    click.option("--wrt", multiple=True, metavar="SOURCE", shell_complete=complete_wrt,
                  help="Differentiate w.r.t. an input, a let name or a component like "
                       "'inp[0,0]' (repeatable; default: the spec's wrt, else every float input)."),
     click.option("--unconnected", type=click.Choice(["none", "zero", "error"]), default="none",

@@ -54,7 +54,8 @@ def compare(quantity: str, got: np.ndarray | None, want: Any, rtol: float,
     scale = np.abs(expected)
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(diff == 0, 0.0, diff / scale)
-    ok = bool(np.all(diff <= atol + rtol * scale))
+    # Equal values pass even when infinite (inf - inf is nan); nan matches nan.
+    ok = bool(np.all((got == expected) | both_nan | (diff <= atol + rtol * scale)))
     return Comparison(quantity, float(diff.max(initial=0.0)), float(rel.max(initial=0.0)), ok)
 
 

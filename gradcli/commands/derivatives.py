@@ -27,7 +27,9 @@ def parse_size(text: str | None) -> int | None:
 
 
 def _wrt_option(func: object) -> object:
-    return click.option("--wrt", multiple=True, metavar="SOURCE",
+    from gradcli.completion import complete_wrt
+
+    return click.option("--wrt", multiple=True, metavar="SOURCE", shell_complete=complete_wrt,
                         help="Source: input, let name or component like 'inp[0,0]' "
                              "(repeatable).")(func)
 
@@ -63,12 +65,14 @@ def jacobian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 
     Example: gradcli jacobian specs/gradient-of-a-list-of-losses-sums.yaml --wrt b
     """
+    from gradcli.progress import progress_bar
     from gradcli.results import jacobian_result
 
     problem = build_problem(spec, expr, sets, dtype, max_elements)
-    blocks = problem.jacobian(mode=mode, batch_axis=batch_axis, wrt=list(wrt) or None,
-                              outputs=list(outputs) or None, chunk_size=chunk_size,
-                              max_memory=parse_size(max_memory))
+    with progress_bar("jacobian") as bar:  # drawn only when stderr is a terminal
+        blocks = problem.jacobian(mode=mode, batch_axis=batch_axis, wrt=list(wrt) or None,
+                                  outputs=list(outputs) or None, chunk_size=chunk_size,
+                                  max_memory=parse_size(max_memory), progress=bar)
     emit(jacobian_result(problem, blocks, batch_axis, mode), fmt, out, precision, check_finite)
 
 
@@ -86,12 +90,14 @@ def hessian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 
     Example: gradcli hessian specs/partial-derivatives-of-a-network.yaml
     """
+    from gradcli.progress import progress_bar
     from gradcli.results import hessian_result
 
     problem = build_problem(spec, expr, sets, dtype, max_elements)
-    blocks = problem.hessian(batch_axis=batch_axis, wrt=list(wrt) or None,
-                             outputs=list(outputs) or None, chunk_size=chunk_size,
-                             max_memory=parse_size(max_memory))
+    with progress_bar("hessian") as bar:  # drawn only when stderr is a terminal
+        blocks = problem.hessian(batch_axis=batch_axis, wrt=list(wrt) or None,
+                                 outputs=list(outputs) or None, chunk_size=chunk_size,
+                                 max_memory=parse_size(max_memory), progress=bar)
     emit(hessian_result(problem, blocks, outputs, batch_axis), fmt, out, precision,
          check_finite)
 

@@ -1,0 +1,95 @@
+"""`gradcli plot`: outputs and their derivatives along one swept input."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from gradcli.cli_options import problem_options
+from gradcli.cli_support import build_problem
+from gradcli.completion import complete_over
+from gradcli.errors import SpecError
+
+SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+SUFFIX_FORMATS = {".png": "png", ".svg": "svg", ".csv": "csv"}
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """`800x500` -> (800, 500) pixels."""
+    match = SIZE.match(text)
+    if not match:
+        raise SpecError(f"--size takes WIDTHxHEIGHT in pixels, like 800x500, not '{text}'",
+                        "--size")
+    width, height = int(match.group(1)), int(match.group(2))
+    if not (50 <= width <= 10000 and 50 <= height <= 10000):
+        raise SpecError("--size: width and height must be between 50 and 10000 pixels",
+                        "--size")
+    return width, height
+
+
+def pick_format(fmt: str | None, out: str | None) -> str:
+    """--format if given, else the suffix of -o (plot.svg), else png."""
+    if fmt:
+        return fmt
+    return SUFFIX_FORMATS.get(Path(out).suffix.lower(), "png") if out else "png"
+
+
+@click.command("plot")
+@problem_options
+@click.option("--over", required=True, metavar="SOURCE=START:STOP[:POINTS]",
+              shell_complete=complete_over,
+              help="The swept input (a single number, or one component like 'inp[0,0]') "
+                   "and its range; POINTS defaults to 201; bounds may be like -pi.")
+@click.option("--order", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Draw the derivatives d^k/dx^k for k = 1..ORDER beside the function.")
+@click.option("-o", "--out", type=click.Path(dir_okay=False),
+              help="Write to FILE (atomically); png and svg need it on a terminal.")
+@click.option("--format", "fmt", type=click.Choice(["png", "svg", "csv"]), default=None,
+              help="png, svg or csv (the points; no matplotlib needed). Default: from the "
+                   "suffix of -o, else png.")
+@click.option("--size", default="800x500", show_default=True, metavar="WxH",
+              help="Figure size in pixels.")
+@click.option("--dpi", type=click.IntRange(10, 1200), default=100, show_default=True,
+              help="Dots per inch (text size relative to the figure).")
+@click.option("--stacked", is_flag=True,
+              help="One panel per derivative order, sharing the x axis.")
+def plot_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
+                 outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
+                 over: str, order: int, out: str | None, fmt: str | None, size: str,
+                 dpi: int, stacked: bool) -> None:
+    """Plot the outputs as functions of one swept input, with their
+    derivatives up to --order, on one figure.  Every other input keeps its
+    value.  Needs matplotlib for png/svg: pip install 'gradcli[plot]'.
+
+    Example: gradcli plot -e 'tanh(x)' --over x=-3:3:201 --order 2 -o tanh.png
+    """
+    from gradcli import plot
+
+    fmt = pick_format(fmt, out)
+    pixels = parse_size(size)
+    if fmt != "csv":
+        plot.require_matplotlib()  # before any work: the install hint comes first
+        if out is None and sys.stdout.isatty():
+            raise SpecError(f"a {fmt} figure is binary: write it with -o FILE", "--out")
+    swept = over.partition("=")[0].strip()
+    if expr is not None and swept.isidentifier() and \
+            not any(item.partition("=")[0].strip() == swept for item in sets):
+        sets = (*sets, f"{swept}=0.0")  # -e: the swept input needs no --set of its own
+    problem = build_problem(spec, expr, sets, dtype, max_elements)
+    curves = plot.sweep(problem, plot.parse_over(over, problem), order, list(outputs) or None)
+    if fmt == "csv":
+        data = plot.render_csv(curves)
+    else:
+        data = plot.render_figure(curves, fmt, pixels, dpi, stacked)
+    for note in curves.notes:
+        click.echo(f"gradcli: note: {note}", err=True)
+    if out:
+        from gradcli.render import write_atomic
+
+        write_atomic(out, data)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
