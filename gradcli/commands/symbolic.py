@@ -13,6 +13,7 @@ import click
 
 from gradcli.cli_options import problem_options
 from gradcli.cli_support import build_problem
+from gradcli.completion import complete_spec, complete_wrt
 from gradcli.errors import EXIT_MISMATCH, EXIT_USAGE, SpecError
 
 GLOB_CHARS = set("*?[")
@@ -46,7 +47,8 @@ def expand_specs(patterns: tuple[str, ...]) -> list[str]:
 
 
 @click.command("check")
-@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...",
+                shell_complete=complete_spec)
 @click.option("--what", metavar="KINDS",
               help="Comma-separated: value,grad,orders,jacobian,hessian (default: what "
                    "expect: names, plus the gradient of every source).")
@@ -84,7 +86,14 @@ def check_command(ctx: click.Context, specs: tuple[str, ...], what: str | None,
 
     options = Options(parse_what(what), rtol, atol, max_symbolic, methods or METHODS)
     start = time.perf_counter()
-    reports = [check_file(path, options, dtype) for path in expand_specs(specs)]
+    from gradcli.progress import progress_bar
+
+    paths = expand_specs(specs)
+    reports = []
+    with progress_bar("check") as bar:  # drawn only when stderr is a terminal
+        for done, path in enumerate(paths, start=1):
+            reports.append(check_file(path, options, dtype))
+            bar(done, len(paths))
     seconds = time.perf_counter() - start
     render = render_check_json if fmt == "json" else render_check_text
     _write(render(reports, seconds), None)
@@ -107,7 +116,7 @@ def check_command(ctx: click.Context, specs: tuple[str, ...], what: str | None,
 
 @click.command("symbolic")
 @problem_options
-@click.option("--wrt", multiple=True, metavar="SOURCE",
+@click.option("--wrt", multiple=True, metavar="SOURCE", shell_complete=complete_wrt,
               help="Source: input, let name or component like 'a[0,1]' (repeatable).")
 @click.option("--latex", is_flag=True, help="Print the closed forms as LaTeX.")
 @click.option("--max-symbolic", type=click.IntRange(min=1), default=64, show_default=True,
@@ -159,7 +168,7 @@ def symbolic_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 
 @click.command("graph")
 @problem_options
-@click.option("--wrt", multiple=True, metavar="SOURCE",
+@click.option("--wrt", multiple=True, metavar="SOURCE", shell_complete=complete_wrt,
               help="Source for --grad/--hessian (repeatable; default: the spec's wrt).")
 @click.option("--grad", "want_grad", is_flag=True,
               help="Print the gradient program (reverse mode) instead of the forward one.")
