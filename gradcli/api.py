@@ -9,15 +9,15 @@ each requested graph once; every later call with `values=` only evaluates.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from gradcli.autodiff import jvp, sum_all, vjp
-from gradcli.errors import Location, SpecError
-from gradcli.evaluate import Program, plan
+from gradcli.errors import Location, SpecError, suggest
+from gradcli.evaluate import Program, Watch, plan
 from gradcli.functions.context import Context
 from gradcli.graph import Node, depends_on, leaf
 from gradcli.ops import nodes as N
@@ -36,13 +36,14 @@ Values = Mapping[str, Any]
 
 
 def load(source: str | Path | dict[str, Any], dtype: str | None = None,
-         max_elements: int = MAX_ELEMENTS) -> Problem:
-    """A Problem from a spec file path or a dict shaped like the YAML."""
+         max_elements: int = MAX_ELEMENTS, check_finite: bool = False) -> Problem:
+    """A Problem from a spec file path or a dict shaped like the YAML;
+    `check_finite`: NaN/inf in a result raises NumericFault naming where it arose."""
     if isinstance(source, dict):
         spec = load_dict(source, dtype=dtype, limit=max_elements)
     else:
         spec = load_file(str(source), dtype=dtype, limit=max_elements)
-    return Problem(spec, max_elements=max_elements)
+    return Problem(spec, max_elements=max_elements, check_finite=check_finite)
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,12 @@ class Problem:
     """A spec's graph: inputs as leaves, `let` and outputs as nodes."""
 
     def __init__(self, spec: Spec, sets: Mapping[str, np.ndarray] | None = None,
-                 max_elements: int = MAX_ELEMENTS) -> None:
+                 max_elements: int = MAX_ELEMENTS, check_finite: bool = False) -> None:
         self.spec = spec
         self.max_elements = max_elements
+        self.check_finite = check_finite  # --check-finite: see evaluate.Watch
         self.clock = Clock()  # where the time goes (`--timings`)
-        self.ctx = Context(spec.dtype)
+        self.ctx = Context(spec.dtype, max_elements)
         self.values: dict[str, np.ndarray] = {}
         self.leaves: dict[str, Node] = {}
         raw = {**spec.inputs, **(sets or {})}
@@ -146,8 +148,9 @@ class Problem:
             with self.clock.phase("plan"):
                 program = self._plans[key] = plan([node for _, node in chosen])
         with self.clock.phase("evaluate"):
-            arrays = program.run(self.inputs_for(values))
-        return {name: array for (name, _), array in zip(chosen, arrays)}
+            arrays = program.run(self.inputs_for(values), watch := self._watch())
+        return _verified(watch, "outputs",
+                         {name: array for (name, _), array in zip(chosen, arrays)})
 
     def grad_plan(self, wrt: Sequence[str] | None = None, order: int = 1,
                   cotangent: Sequence[str] = (), outputs: Sequence[str] | None = None
@@ -170,8 +173,8 @@ class Problem:
             return cached
         for name in cotangent:
             if name not in dict(chosen):
-                raise SpecError(f"--cotangent names '{name}', which is not a selected output",
-                                "--cotangent")
+                raise SpecError(f"--cotangent names '{name}', which is not a selected output"
+                                f"{suggest(name, dict(chosen))}", "--cotangent")
         seeds = [leaf(f"cotangent:{name}", node.shape, node.dtype) if name in cotangent
                  else N.ones_like(node) for name, node in chosen]
         with self.clock.phase("differentiate (derivative graph)"):
@@ -201,9 +204,9 @@ class Problem:
                                 f"got {array.shape}", "--cotangent")
             inputs[f"cotangent:{name}"] = array
         with self.clock.phase("evaluate"):
-            arrays = iter(built.program.run(inputs))
-        return {s.key: next(arrays) if ok else None
-                for s, ok in zip(built.sources, built.connected)}
+            arrays = iter(built.program.run(inputs, watch := self._watch()))
+        return _verified(watch, "grad", {s.key: next(arrays) if ok else None
+                                         for s, ok in zip(built.sources, built.connected)})
 
     def jacobian(self, mode: str = "auto", batch_axis: int | None = None,
                  values: Values | None = None, wrt: Sequence[str] | None = None,
@@ -244,11 +247,12 @@ class Problem:
             with self.clock.phase("differentiate + plan"):
                 block_plan = self._plans[key] = plan_hessian(
                     chosen, sources, batch_axis, chunk_size, memory, self.max_elements)
-        return self._run_blocks(block_plan, chosen, sources, values, progress)
+        return self._run_blocks(block_plan, chosen, sources, values, progress, "hessian")
 
     def _run_blocks(self, block_plan: BlockPlan, chosen: list[tuple[str, Node]],
                     sources: Sequence[Source], values: Values | None,
-                    progress: Progress | None) -> dict[str, dict[str, np.ndarray | None]]:
+                    progress: Progress | None, kind: str = "jacobian"
+                    ) -> dict[str, dict[str, np.ndarray | None]]:
         from gradcli.blocks import check_independent, independence_program, run_blocks
 
         inputs = dict(self.inputs_for(values))
@@ -257,8 +261,13 @@ class Problem:
             if key not in self._plans:
                 self._plans[key] = independence_program([n for _, n in chosen], sources)
             check_independent(self._plans[key], sources, block_plan.samples, inputs)
+        if watch := self._watch():  # every batched pass reports to it
+            block_plan = replace(block_plan, runs=tuple(
+                replace(run, program=replace(run.program, watch=watch))
+                for run in block_plan.runs))
         with self.clock.phase("evaluate (batched passes)"):
-            return run_blocks(block_plan, inputs, self.spec.dtype, progress)
+            blocks = run_blocks(block_plan, inputs, self.spec.dtype, progress)
+        return _verified(watch, kind, blocks)
 
     def jvp(self, tangent: Mapping[str, Any], values: Values | None = None,
             outputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
@@ -274,7 +283,8 @@ class Problem:
         for name in names:
             node = self.leaves.get(name)
             if node is None or not node.is_float:
-                what = "an integer input" if node is not None else "not an input"
+                what = "an integer input" if node is not None else \
+                    f"not an input{suggest(name, self.leaves)}"
                 raise SpecError(f"--tangent {name}: {what}; tangents go on float inputs "
                                 f"({', '.join(self.default_wrt())})", "--tangent")
         key = ("jvp", names, tuple(n for n, _ in chosen))
@@ -300,14 +310,24 @@ class Problem:
                                     f"{array.shape}", "--tangent") from None
             feed[f"tangent:{name}"] = array
         with self.clock.phase("evaluate"):
-            arrays = program.run(feed)
+            arrays = program.run(feed, watch := self._watch())
         count = len(chosen)
-        return ({n: a for (n, _), a in zip(chosen, arrays[:count])},
-                {n: a for (n, _), a in zip(chosen, arrays[count:])})
+        return (_verified(watch, "outputs", {n: a for (n, _), a in zip(chosen, arrays[:count])}),
+                _verified(watch, "jvp", {n: a for (n, _), a in zip(chosen, arrays[count:])}))
+
+    def _watch(self) -> Watch | None:
+        return Watch(tuple(self.named.values())) if self.check_finite else None
 
     def explain(self, source_key: str, outputs: Sequence[str] | None = None) -> str:
         (source,) = self.sources([source_key])
         return explain_unconnected(source, self.select_outputs(outputs))
+
+
+def _verified(watch: Watch | None, prefix: str, results: dict[str, Any]) -> dict[str, Any]:
+    """`results`, or NumericFault (exit 3) if checking and any is NaN/inf."""
+    if watch is not None:
+        watch.verify(results, prefix)
+    return results
 
 
 def _component(g: Node | None, source: Source) -> Node | None:

@@ -18,7 +18,10 @@ from gradcli.timings import Clock
 
 
 def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype: str | None,
-                  max_elements: int | None) -> Any:
+                  max_elements: int | None, check_finite: bool | None = None) -> Any:
+    """The Problem of a command.  `check_finite` defaults to the running
+    command's --check-finite flag, so every command that has the option
+    evaluates with per-step checks (exit 3 naming where a NaN arose)."""
     from gradcli.api import Problem
     from gradcli.spec.load import from_document, load_file
     from gradcli.spec.yamlread import Document
@@ -41,9 +44,34 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
             name, value = parse_set(item, loaded, limit)
             overrides[name] = value
     with clock.phase("build (forward graph)"):
-        problem = Problem(loaded, overrides, max_elements=limit)
+        problem = Problem(loaded, overrides, max_elements=limit,
+                          check_finite=_flag("check_finite") if check_finite is None
+                          else check_finite)
     problem.clock = clock
+    _warn_unused(problem, overrides)
     return problem
+
+
+def _warn_unused(problem: Any, sets: Sequence[str]) -> None:
+    """`--set alpah=1` defines a new input; when nothing uses it, it is
+    almost surely a typo of an existing one."""
+    from gradcli.errors import suggest
+    from gradcli.graph import toposort
+
+    new = [name for name in sets if name not in problem.spec.inputs]
+    if not new:
+        return
+    used = {n.attrs["name"] for n in toposort(list(problem.outputs.values()))
+            if n.op == "input"}
+    for name in new:
+        if name not in used:
+            click.echo(f"gradcli: warning: --set {name} defines an input that no expression "
+                       f"uses{suggest(name, problem.spec.inputs)}", err=True)
+
+
+def _flag(name: str) -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context is not None and context.params.get(name))
 
 
 def command_clock() -> Clock:
@@ -77,12 +105,13 @@ def parse_set(item: str, spec: Any, limit: int) -> tuple[str, Any]:
         raise SpecError(f"--set needs NAME=VALUE, got '{item}'", "--set")
     check_name(name, Location("--set", 1, 1), "input")
     if text.startswith("@"):
-        array = load_array_file(Path(text[1:]), None, "--set")
+        array = load_array_file(Path(text[1:]), None, "--set", limit=limit)
         return name, array.astype(spec.dtype) if array.dtype.kind == "f" else array
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise SpecError(f"--set {name}: not a YAML value: {exc}", "--set") from None
+        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise SpecError(f"--set {name}: not a YAML value: {problem}", "--set") from None
     previous = spec.inputs.get(name)
     dtype = str(previous.dtype) if isinstance(previous, np.ndarray) else spec.dtype
     where = Location("--set", 1, len(name) + 2)

@@ -6,7 +6,9 @@ library never prints and never exits.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 EXIT_OK = 0
 EXIT_MISMATCH = 1
@@ -60,3 +62,12 @@ class NumericFault(GradcliError):
     """A non-finite number where the user asked for `--check-finite`."""
 
     exit_code = EXIT_NUMERIC
+
+
+def suggest(word: Any, options: Iterable[Any]) -> str:
+    """" (did you mean 'x'?)" for the closest of `options`, or "": every
+    unknown key or name the user can mistype gets the same hint."""
+    import difflib  # only when there is a mistake to explain
+
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

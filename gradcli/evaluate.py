@@ -4,15 +4,17 @@ has run, so peak memory follows the live values, not the graph size."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
 import numpy as np
 
 from gradcli.cse import dedupe
-from gradcli.errors import SpecError
-from gradcli.graph import Node, toposort
+from gradcli.errors import NumericFault, SpecError
+from gradcli.graph import Node, const, toposort
 from gradcli.ops import TABLE
 
 
@@ -37,10 +39,18 @@ class Program:
     # The same schedule as one flat Python function of numpy calls (built by
     # `compile_program`): no per-step interpretation on the hot path.
     compiled: Callable[[Mapping[str, np.ndarray]], list[np.ndarray]] | None = None
+    # A Watch every run reports to (`replace(program, watch=w)` hands a
+    # checked program to code that only calls `run(values)`, like chunked
+    # Jacobian passes).
+    watch: Watch | None = None
 
     def run(self, values: Mapping[str, np.ndarray],
-            check: Callable[[Step, np.ndarray], None] | None = None) -> list[np.ndarray]:
-        if check is None and self.compiled is not None:
+            watch: Watch | None = None) -> list[np.ndarray]:
+        """The outputs' arrays.  With a `watch` (--check-finite) every step's
+        result is tested for NaN/inf on the interpreted path, and if an
+        output ends non-finite the watch learns where that first arose."""
+        watch = watch or self.watch
+        if watch is None and self.compiled is not None:
             try:
                 with np.errstate(all="ignore"):
                     return self.compiled(values)
@@ -54,15 +64,27 @@ class Program:
                 env[slot] = values[name]
             except KeyError:
                 raise SpecError(f"no value for input '{name}'") from None
+        bad: dict[int, Bad] = {}
+        if watch is not None:
+            for slot in [s for s, _ in self.constants] + [s for _, s, _ in self.leaves]:
+                found = nonfinite(env[slot], ())
+                if found:
+                    bad[slot] = found
         with np.errstate(all="ignore"):
             for step in self.steps:
-                result = step.call(*[env[i] for i in step.args])
+                args = [env[i] for i in step.args]
+                result = step.call(*args)
                 env[step.out] = result
-                if check is not None:
-                    check(step, result)
+                if watch is not None:
+                    found = nonfinite(result, args)
+                    if found:
+                        bad[step.out] = found
                 for i in step.free:
                     env[i] = None
-        return [env[i] for i in self.outputs]
+        outputs = [env[i] for i in self.outputs]
+        if watch is not None and bad:
+            watch.inspect(self, bad)
+        return outputs
 
 
 def plan(outputs: Sequence[Node]) -> Program:
@@ -126,3 +148,194 @@ def compile_program(program: Program) -> Callable[[Mapping[str, np.ndarray]], li
 def evaluate(outputs: Sequence[Node], values: Mapping[str, np.ndarray]) -> list[np.ndarray]:
     """Plan and run once (tests and one-off uses; a Problem keeps its plans)."""
     return plan(outputs).run(values)
+
+
+# ---- --check-finite: where did the first NaN/inf come from? --------------------------------
+#
+# Every step's result is tested (one isfinite per step).  Only when an
+# *output* ends non-finite is the cause looked for: the earliest non-finite
+# step among the output's non-finite ancestors, i.e. the node that turned
+# finite operands into NaN/inf.  A NaN that is later masked (the untaken
+# branch of `where`) is therefore never reported: the result is fine.
+
+SITE = re.compile(r"^(?P<where>.+?:\d+:\d+): (?P<text>.*)$", re.S)
+SEED_LEAVES = ("cotangent", "tangent", "basis:")
+
+
+@dataclass(frozen=True)
+class Bad:
+    """The first non-finite element of one value."""
+
+    kind: str                   # "nan", "inf" or "-inf"
+    index: tuple[int, ...]
+    operands: tuple[str, ...]   # operand values at that element, when they line up
+
+
+def nonfinite(value: Any, args: Sequence[Any]) -> Bad | None:
+    array = np.asarray(value) if value is not None else None
+    if array is None or array.dtype.kind not in "fc":
+        return None
+    finite = np.isfinite(array)
+    if finite.all():
+        return None
+    index = tuple(int(i) for i in np.unravel_index(int(np.argmin(finite)), array.shape))
+    item = array[index]
+    kind = "nan" if np.isnan(item) else ("inf" if item > 0 else "-inf")
+    operands = []
+    for arg in args:
+        a = np.asarray(arg)
+        if a.shape == array.shape:
+            operands.append(repr(a[index].item()))
+        elif a.ndim == 0:
+            operands.append(repr(a.item()))
+        else:
+            operands.append(f"<{a.shape} array>")
+    return Bad(kind, index, tuple(operands))
+
+
+@dataclass
+class Watch:
+    """Collects, across the runs of one request, the first place a
+    non-finite value arose that reaches an output; `verify` turns it into
+    the NumericFault (exit 3) `--check-finite` promises."""
+
+    # The forward graph (outputs and lets): a derivative node is traced back
+    # to the forward op whose rule made it even when the derivative program
+    # does not contain that op (d log(x) = 1/x never evaluates log).
+    forward: Sequence[Node] = ()
+    message: str | None = None
+    location: str | None = None
+
+    def inspect(self, program: Program, bad: Mapping[int, Bad]) -> None:
+        if self.message is not None:
+            return
+        parents = {step.out: step.args for step in program.steps}
+        position = {step.out: k for k, step in enumerate(program.steps)}
+        nodes = {step.out: step.node for step in program.steps}
+        nodes.update({slot: node for _, slot, node in program.leaves})
+        nodes.update({slot: const(value) for slot, value in program.constants})
+        reached: set[int] = set()
+        stack = [slot for slot in program.outputs if slot in bad]
+        while stack:
+            slot = stack.pop()
+            if slot in reached:
+                continue
+            reached.add(slot)
+            stack.extend(i for i in parents.get(slot, ()) if i in bad)
+        if not reached:
+            return
+        steps = [slot for slot in reached if slot in position]
+        if not steps:  # an output is a non-finite input itself
+            slot = next(s for s in reached if s in nodes)
+            name = nodes[slot].attrs.get("name", "?")
+            element = f" at element {list(bad[slot].index)}" if bad[slot].index else ""
+            self.message = (f"input '{name}' holds {bad[slot].kind}{element} (a given value, "
+                            "not computed)")
+            return
+        first = min(steps, key=position.__getitem__)
+        context = [step.node for step in program.steps] + list(self.forward)
+        self.message, self.location = describe(nodes[first], bad[first], context,
+                                               [bad.get(i) for i in parents[first]],
+                                               [nodes.get(i) for i in parents[first]])
+
+    def verify(self, results: Mapping[str, Any], prefix: str) -> None:
+        """Raise NumericFault if any result array (nested dicts allowed) holds NaN/inf."""
+        names = [name for name, value in _flat(results, prefix)
+                 if value is not None and nonfinite(value, ()) is not None]
+        if not names:
+            return
+        cause = f": {self.message}" if self.message else ""
+        raise NumericFault(f"non-finite values (NaN or inf) in {', '.join(names)}{cause}",
+                           self.location)
+
+
+def _flat(results: Mapping[str, Any], prefix: str) -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for key, value in results.items():
+        name = f"{prefix}.{key}"
+        out.extend(_flat(value, name) if isinstance(value, Mapping) else [(name, value)])
+    return out
+
+
+def describe(node: Node, bad: Bad, context: Sequence[Node], operands_bad: Sequence[Bad | None],
+             operand_nodes: Sequence[Node | None]) -> tuple[str, str | None]:
+    """(message, location) for the node where a non-finite value arose."""
+    derivative = _is_derivative(node)
+    site = _forward_site(node, context) if derivative else node
+    match = SITE.match(site.origin) if site is not None else None
+    where = match.group("where") if match else None
+    text = f" in `{match.group('text')}`" if match else ""
+    if derivative:
+        made = f"node {node.origin}, op '{node.op}'" if node.origin else \
+            f"op '{node.op}' of a batched pass"
+        near = "" if node.origin else "near "
+        role = f"the derivative program ({made}" + (
+            f", {near}the derivative of '{site.op}'{text})" if match else ")")
+    else:
+        role = f"the forward program (op '{node.op}'{text})"
+    inherited = [_operand_name(n) for n, b in zip(operand_nodes, operands_bad)
+                 if b is not None and n is not None and n.op in ("input", "const")]
+    operands = f" from operands {', '.join(bad.operands)}" if bad.operands else ""
+    note = f"; {inherited[0]} is non-finite there already" if inherited else ""
+    element = f" at element {list(bad.index)}" if bad.index else ""
+    return f"the first {bad.kind} arose in {role}{element}{operands}{note}", where
+
+
+def _operand_name(node: Node) -> str:
+    return f"input '{node.attrs['name']}'" if node.op == "input" else "a constant"
+
+
+def _is_derivative(node: Node) -> bool:
+    """Derivative nodes are labelled grad/... or jvp/... by autodiff; nodes
+    built later without a label (batched passes, nested orders) are
+    derivative ones when a derivative node or seed is among their inputs."""
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        if _rule(n.origin) or (
+                n.op == "input" and str(n.attrs.get("name", "")).startswith(SEED_LEAVES)):
+            return True
+        if SITE.match(n.origin):
+            continue  # a forward node: everything above it is forward too
+        stack.extend(n.inputs)
+    return False
+
+
+def _rule(origin: str) -> str:
+    """The derivative rule a node's origin names ("grad", "grad/sin",
+    "jvp/exp"), or "" for a forward site ("FILE:LINE:COL: text", whatever
+    the file is called) and for no origin."""
+    return "" if not origin or SITE.match(origin) else origin
+
+
+def _forward_site(node: Node, context: Sequence[Node]) -> Node | None:
+    """The forward node whose derivative rule made `node`: for a node
+    labelled grad/OP, the nearest (through inputs) forward node of op OP that
+    uses one of `node`'s ancestors; for an unlabelled one, the first labelled
+    ancestor's site.  A heuristic, only for the message."""
+    users: dict[int, list[Node]] = {}
+    for user in toposort(context):
+        if SITE.match(user.origin):
+            for x in user.inputs:
+                users.setdefault(id(x), []).append(user)
+    frontier, seen = [node], {id(node)}
+    while frontier:
+        nxt = []
+        for n in frontier:
+            rule = _rule(n.origin).split("/", 1)
+            op = rule[1] if len(rule) == 2 else None
+            for x in n.inputs:
+                if op and x.op == op and SITE.match(x.origin):
+                    return x  # the rule reuses the forward result (exp, sqrt, tanh)
+                for user in users.get(id(x), []) if op else []:
+                    if user.op == op:
+                        return user
+                if id(x) not in seen:
+                    seen.add(id(x))
+                    nxt.append(x)
+        frontier = nxt
+    return None

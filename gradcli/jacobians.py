@@ -127,7 +127,9 @@ class Chunked:
             progress: Callable[[int, int], None] | None = None) -> list[np.ndarray | None]:
         count = self.basis.count
         parts: list[list[np.ndarray]] = [[] for _ in self.present]
-        for start in range(0, count, self.chunk):
+        # An empty basis still runs once (sliced to nothing) so that the
+        # result has its trailing shape: a Jacobian of shape (0, 3) is not ().
+        for start in range(0, max(count, 1), self.chunk):
             stop = min(start + self.chunk, count)
             arrays = iter(self.program.run(
                 {**values, BASIS: self.basis.chunk(start, stop, self.chunk, dtype)}))

@@ -10,6 +10,7 @@ from test_functions_support import CTX, CTX32, build, builder, gradients, rand, 
 
 from gradcli.errors import ShapeError, SpecError
 from gradcli.functions import OPERATORS
+from gradcli.functions.context import Context
 from gradcli.graph import const, leaf
 
 
@@ -195,9 +196,11 @@ def test_creators_match_numpy():
 
 
 def test_creators_are_lazy_and_typed():
-    big = build("zeros", (10_000, 10_000))
+    # laziness is what lets a raised --max-elements build these instantly
+    roomy = Context("float64", max_elements=10**10)
+    big = build("zeros", (10_000, 10_000), ctx=roomy)
     assert big.op == "fill" and big.dtype == "float64"
-    assert build("eye", 100_000).shape == (100_000, 100_000)
+    assert build("eye", 100_000, ctx=roomy).shape == (100_000, 100_000)
     for name, args in (("zeros", (3,)), ("ones", (3,)), ("full", (3, 1.0)), ("eye", (3,)),
                        ("linspace", (0, 1, 3)), ("arange", (3,))):
         assert build(name, *args, ctx=CTX32).dtype == "float32"

@@ -4,20 +4,20 @@ their derivatives are the same moves backwards."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
-
-import numpy as np
 
 from gradcli.errors import ShapeError, SpecError
 from gradcli.functions.args import axis_arg, int_arg, int_sequence, node_list, one_axis, shape_arg
-from gradcli.functions.context import Context, as_node, promote
+from gradcli.functions.context import Context, as_node, check_size, promote
 from gradcli.functions.registry import define
 from gradcli.graph import Node, apply
 from gradcli.ops import nodes as N
 
 
 def _size(shape: tuple[int, ...]) -> int:
-    return int(np.prod(shape, dtype=np.int64))
+    # Python ints: numpy's int64 product wraps around for huge shapes.
+    return math.prod(shape)
 
 
 def resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
@@ -37,7 +37,7 @@ def resolve_shape(shape: Any, size: int) -> tuple[int, ...]:
 
 def reshape(ctx: Context, x: Any, shape: Any) -> Node:
     x = as_node(ctx, x)
-    return N.reshape(x, resolve_shape(shape, x.size))
+    return N.reshape(x, check_size(ctx, resolve_shape(shape, x.size)))
 
 
 def flatten(ctx: Context, x: Any) -> Node:
@@ -73,11 +73,9 @@ def stack(ctx: Context, arrays: Any, axis: Any = 0) -> Node:
 
 def broadcast_to(ctx: Context, x: Any, shape: Any) -> Node:
     x = as_node(ctx, x)
-    target = shape_arg("shape", shape)
-    try:
-        ok = tuple(np.broadcast_shapes(x.shape, target)) == target
-    except ValueError:
-        ok = False
+    target = check_size(ctx, shape_arg("shape", shape))
+    lead = len(target) - x.ndim
+    ok = lead >= 0 and all(d in (1, t) for d, t in zip(x.shape, target[lead:]))
     if not ok:
         raise ShapeError(f"cannot broadcast shape {x.shape} to {target}")
     return N.broadcast_to(x, target)
@@ -114,6 +112,7 @@ def tile(ctx: Context, x: Any, reps: Any) -> Node:
     rank = max(x.ndim, len(counts))
     shape = (1,) * (rank - x.ndim) + x.shape
     counts = (1,) * (rank - len(counts)) + counts
+    check_size(ctx, tuple(r * s for r, s in zip(counts, shape)))
     spread = tuple(d for r, s in zip(counts, shape) for d in (1, s))
     wide = tuple(d for r, s in zip(counts, shape) for d in (r, s))
     out = N.broadcast_to(N.reshape(x, spread), wide)
@@ -132,6 +131,7 @@ def repeat(ctx: Context, x: Any, repeats: Any, axis: Any = None) -> Node:
     else:
         ax = one_axis("axis", axis, x.ndim)
     shape = x.shape
+    check_size(ctx, shape[:ax] + (shape[ax] * count,) + shape[ax + 1:])
     spread = shape[:ax + 1] + (1,) + shape[ax + 1:]
     wide = shape[:ax + 1] + (count,) + shape[ax + 1:]
     out = N.broadcast_to(N.reshape(x, spread), wide)

@@ -11,7 +11,7 @@ import numpy as np
 
 from gradcli.errors import ShapeError, SpecError
 from gradcli.functions.args import axis_arg, int_arg, one_axis
-from gradcli.functions.context import Context, elementwise, promote, times, to_float
+from gradcli.functions.context import Context, check_size, elementwise, promote, times, to_float
 from gradcli.functions.reduce import logsumexp_kept
 from gradcli.functions.registry import define
 from gradcli.graph import Node, const
@@ -79,7 +79,9 @@ def one_hot(ctx: Context, indices: Any, depth: Any) -> Node:
     """tf.one_hot: a float 1.0 at each index along a new last axis; indices
     outside [0, depth) give a row of zeros."""
     labels = _int_labels(ctx, indices, "indices")
-    return N.cast(one_hot_mask(labels, int_arg("depth", depth, minimum=0)), ctx.dtype)
+    classes = int_arg("depth", depth, minimum=0)
+    check_size(ctx, labels.shape + (classes,))  # before the arange of the classes
+    return N.cast(one_hot_mask(labels, classes), ctx.dtype)
 
 
 def sparse_cross_entropy(ctx: Context, labels: Any, logits: Any) -> Node:

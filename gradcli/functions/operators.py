@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from gradcli.errors import GradcliError
+from gradcli.errors import GradcliError, SpecError
 from gradcli.functions.context import Context, as_node, elementwise, promote, times, to_float
 from gradcli.functions.linalg import matmul
 from gradcli.graph import Node, apply
@@ -66,6 +66,9 @@ def _named(symbol: str, fn: Callable[..., Node]) -> Callable[..., Node]:
             return fn(ctx, *operands)
         except GradcliError as exc:
             raise type(exc)(f"operator '{symbol}': {exc.message}", exc.location) from None
+        except OverflowError:
+            raise SpecError(f"operator '{symbol}': a number is too large to represent") \
+                from None
 
     return wrapped
 

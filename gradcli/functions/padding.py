@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from gradcli.errors import SpecError
-from gradcli.functions.args import number_arg, str_arg
-from gradcli.functions.context import Context, as_node
+from gradcli.functions.args import number_arg, static, str_arg
+from gradcli.functions.context import Context, as_node, check_size
 from gradcli.functions.registry import define
 from gradcli.graph import Node, apply
 from gradcli.ops import nodes as N
@@ -25,8 +25,8 @@ def pad_widths(pad_width: Any, ndim: int) -> tuple[tuple[int, int], ...]:
     """numpy's pad_width forms: n, (n,), (before, after), ((before, after),),
     or one (before, after) pair per axis."""
     try:
-        array = np.asarray(pad_width)
-    except ValueError:
+        array = np.asarray(_statics(pad_width))
+    except (ValueError, OverflowError):
         array = None
     if array is None or array.dtype.kind not in "iu" or array.ndim > 2:
         raise SpecError(f"argument 'pad_width' must be an integer, a (before, after) pair or "
@@ -39,6 +39,14 @@ def pad_widths(pad_width: Any, ndim: int) -> tuple[tuple[int, int], ...]:
     if (pairs < 0).any():
         raise SpecError(f"pad_width {pad_width!r} cannot be negative")
     return tuple((int(lo), int(hi)) for lo, hi in pairs)
+
+
+def _statics(value: Any) -> Any:
+    """Numbers computed in the expression (`10 ** 3` is a float constant
+    node) as plain numbers, through nested tuples and lists."""
+    if isinstance(value, (list, tuple)):
+        return [_statics(v) for v in value]
+    return static(value)
 
 
 def _runs(indices: np.ndarray) -> list[tuple[int, int, int]]:
@@ -85,6 +93,9 @@ def pad(ctx: Context, x: Any, pad_width: Any, mode: Any = "constant",
     x = as_node(ctx, x)
     mode = str_arg("mode", mode, MODES)
     widths = pad_widths(pad_width, x.ndim)
+    # before numpy builds the index layout (np.pad of an arange), which is as
+    # long as the padded axis
+    check_size(ctx, tuple(d + lo + hi for d, (lo, hi) in zip(x.shape, widths)))
     if mode == "constant":
         if isinstance(constant_values, (list, tuple)):
             raise SpecError("argument 'constant_values' must be one number (per-axis values "

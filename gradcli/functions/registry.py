@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gradcli.errors import GradcliError, SpecError
+from gradcli.errors import GradcliError, SpecError, suggest
 from gradcli.graph import Node
 
 
@@ -44,18 +44,24 @@ def define(name: str, impl: Callable[..., Node], doc: str, kink: str = "") -> Fu
     """
     sig = inspect.signature(impl)
     signature = _signature_text(name, sig)
+    keywords = [p.name for p in list(sig.parameters.values())[1:]
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
     def build(ctx: object, *args: object, **kwargs: object) -> Node:
         try:
             sig.bind(ctx, *args, **kwargs)
         except TypeError as exc:
-            raise SpecError(f"{signature}: {exc}") from None
+            unknown = [k for k in kwargs if k not in keywords]
+            hint = f"{suggest(unknown[0], keywords)}" if unknown else ""
+            raise SpecError(f"{signature}: {exc}{hint}") from None
         try:
             return impl(ctx, *args, **kwargs)
         except GradcliError as exc:
             if exc.message.startswith((f"{name}:", f"{name} ")):
                 raise
             raise type(exc)(f"{name}: {exc.message}", exc.location) from None
+        except OverflowError:  # float(10**400), an int beyond int64 into numpy, ...
+            raise SpecError(f"{name}: a number is too large to represent") from None
 
     build.__name__ = name
     build.__doc__ = doc

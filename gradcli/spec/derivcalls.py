@@ -21,11 +21,12 @@ gives zeros of the result's shape (as JAX does).
 from __future__ import annotations
 
 import ast
+import math
 from typing import TYPE_CHECKING, Any
 
 from gradcli.autodiff import vjp
 from gradcli.errors import SpecError
-from gradcli.functions.context import as_node
+from gradcli.functions.context import as_node, size_error
 from gradcli.graph import Node
 from gradcli.jacobians import hessian_node, jacobian_node, restrict, source_inner
 from gradcli.ops import nodes as N
@@ -57,11 +58,24 @@ def derivative_call(compiler: _Compiler, call: ast.Call, depth: int) -> Node:
         (g,) = vjp([value], [N.ones_like(value)], [source.node])
         result = restrict(g, source, 0)
         return result if result is not None else N.fill(0.0, inner, dtype)
+    # The basis of these calls is a constant built now: size it first.
+    count = math.prod(inner)
     if name == "jacobian":
+        _sized(compiler, call, name, (value.size, value.size), value.shape + inner)
         result = jacobian_node(value, source)
         return result if result is not None else N.fill(0.0, value.shape + inner, dtype)
+    _sized(compiler, call, name, (count,) + source.node.shape, inner + inner)
     result = hessian_node(value, source)
     return result if result is not None else N.fill(0.0, inner + inner, dtype)
+
+
+def _sized(compiler: _Compiler, call: ast.Call, name: str, basis: tuple[int, ...],
+           result: tuple[int, ...]) -> None:
+    """Refuse a derivative call whose identity basis or result is too large."""
+    for what, shape in (("identity basis", basis), ("result", result)):
+        reason = size_error(shape, compiler.ctx.max_elements, f"its {what}")
+        if reason:
+            raise compiler.fail(call, f"{name}: {reason}")
 
 
 def _arguments(compiler: _Compiler, call: ast.Call, name: str) -> tuple[ast.expr, ast.expr]:

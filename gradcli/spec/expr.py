@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gradcli.errors import Location, SpecError
+from gradcli.errors import Location, SpecError, suggest
 from gradcli.functions import CATALOGUE, OPERATORS
-from gradcli.functions.context import Context, as_node
+from gradcli.functions.context import Context, as_node, size_error
 from gradcli.graph import Node, apply
 from gradcli.ops import nodes as N
 
@@ -42,6 +42,13 @@ def parse(text: str, where: Location) -> ast.expr:
     except SyntaxError as exc:
         raise SpecError(f"invalid expression: {exc.msg}",
                         where.shifted(max((exc.offset or 1) - 1, 0))) from None
+    except (RecursionError, MemoryError):
+        # CPython's parser gives up on deep nesting (`-----...1`, `1+1+...`)
+        # with these rather than a SyntaxError, long before MAX_LENGTH.
+        raise SpecError(f"expression nested too deeply to parse (the limit is {MAX_DEPTH} "
+                        "levels)", where) from None
+    except ValueError as exc:  # null bytes in the source
+        raise SpecError(f"invalid expression: {exc}", where) from None
     return tree.body
 
 
@@ -53,20 +60,22 @@ def compile_expr(text: str, names: Mapping[str, Node], ctx: Context, where: Loca
         return as_node(ctx, text)
     if not isinstance(text, str):
         raise SpecError("an expression must be a string or a number", where)
-    compiler = _Compiler(names, ctx, where, callables or {})
+    compiler = _Compiler(names, ctx, where, callables or {}, text)
     value = compiler.visit(parse(text, where), 0)
     if isinstance(value, AtView):
         raise SpecError("x.at[...] must be followed by .set(value) or .add(value)", where)
     try:
-        return as_node(ctx, value)
+        node = as_node(ctx, value)
     except SpecError as exc:
         raise SpecError(exc.message, where) from None
+    return compiler.labelled(node, None)
 
 
 class _Compiler:
     def __init__(self, names: Mapping[str, Node], ctx: Context, where: Location,
-                 callables: Callables) -> None:
+                 callables: Callables, text: str = "") -> None:
         self.names, self.ctx, self.where, self.callables = names, ctx, where, callables
+        self.text = text
 
     def loc(self, node: ast.AST) -> Location:
         return self.where.shifted(getattr(node, "col_offset", 0))
@@ -81,11 +90,38 @@ class _Compiler:
         if method is None:
             raise self.fail(node, f"{_describe(node)} is not allowed in gradcli expressions")
         try:
-            return method(node, depth + 1)
+            result = method(node, depth + 1)
         except SpecError as exc:
             if exc.location is None:
                 raise SpecError(exc.message, self.loc(node)) from None
             raise
+        return self.labelled(result, node) if isinstance(result, Node) else result
+
+    def labelled(self, result: Node, node: ast.AST | None) -> Node:
+        """Give the nodes this (sub)expression just built its location as
+        `origin` ("FILE:LINE:COL: text"), so `--check-finite` can say where a
+        NaN arose, and refuse any of them above --max-elements.
+
+        Post-order visits label the innermost sub-expression first, and the
+        walk stops at labelled nodes and leaves, so each node is seen about
+        once.  The label is set in place on nodes nobody else holds yet
+        (origin is excluded from equality and hashing): copies would break
+        the identity by which sources and parameters are found."""
+        fresh = _unlabelled(result)
+        if not fresh:
+            return result
+        where = self.where if node is None else self.loc(node)
+        snippet = _snippet(self.text, node)
+        label = f"{where}: {snippet}"
+        if label.startswith(("grad/", "jvp/")):  # a spec in a folder named grad/: keep it
+            label = "./" + label  # apart from derivative labels like grad/sin (graph names)
+        for item in fresh:
+            reason = size_error(item.shape, self.ctx.max_elements,
+                                f"'{snippet}' builds an array ({item.op}) whose")
+            if reason:
+                raise SpecError(reason, where)
+            object.__setattr__(item, "origin", label)
+        return result
 
     def visit_Constant(self, node: ast.Constant, depth: int) -> Any:
         if isinstance(node.value, complex) or isinstance(node.value, bytes):
@@ -166,6 +202,9 @@ class _Compiler:
             op = "setitem" if func.attr == "set" else "addat"
             return apply(op, (base, value), {"index": view.index})
         if isinstance(func, ast.Attribute):
+            if func.attr.startswith("_"):
+                raise self.fail(func, f"attribute '{func.attr}' is not allowed")
+            self.visit(func.value, depth)  # `__import__('os').system()`: name the first fault
             raise self.fail(func, f"calling .{func.attr}() is not allowed: only catalogue "
                                   f"functions can be called (like {func.attr}(x))")
         if not isinstance(func, ast.Name):
@@ -255,8 +294,30 @@ def _describe(node: ast.AST) -> str:
     return labels.get(name, name)
 
 
-def _suggest(name: str, known: list[str]) -> str:
-    import difflib
+def _unlabelled(root: Node) -> list[Node]:
+    """Computed nodes without an origin reachable from `root` through such
+    nodes.  Leaves and constants are not: leaves are shared by every
+    expression, and constants are allocated (and bounded) already; input-less
+    computed nodes like `fill` are, since they allocate only when evaluated."""
+    out: list[Node] = []
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen or node.origin or node.op in ("input", "const"):
+            continue
+        seen.add(id(node))
+        out.append(node)
+        stack.extend(node.inputs)
+    return out
 
-    close = difflib.get_close_matches(name, known, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+
+def _snippet(text: str, node: ast.AST | None) -> str:
+    """The source text of a sub-expression, shortened for messages."""
+    part = (ast.get_source_segment(text, node) if node is not None else None) or text
+    part = " ".join(part.split())
+    return part if len(part) <= 60 else part[:57] + "..."
+
+
+def _suggest(name: str, known: list[str]) -> str:
+    return suggest(name, known)

@@ -3,18 +3,22 @@ turned into a numpy array, sized before anything is allocated."""
 
 from __future__ import annotations
 
+import stat
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gradcli.errors import Location, SpecError
+from gradcli.errors import Location, SpecError, suggest
+from gradcli.functions.context import MAX_ELEMENTS, size_error
 
 DTYPES = ("float64", "float32", "int64", "int32", "bool")
 FLOAT_DTYPES = ("float64", "float32")
-# Large enough for every workload this tool is for (a 5000 x 5000 float64
-# Hessian block is 25e6), small enough that a typo cannot exhaust memory.
-MAX_ELEMENTS = 50_000_000
+# What a broken or hostile .npy/.npz can make numpy or zipfile raise.
+READ_ERRORS = (OSError, ValueError, EOFError, KeyError, RuntimeError, zipfile.BadZipFile,
+               zlib.error)
 VALUE_KEYS = {"value", "dtype", "shape"}
 RANDOM_KEYS = {"random", "shape", "seed", "low", "high", "mean", "std", "dtype"}
 FILE_KEYS = {"file", "key", "dtype"}
@@ -26,14 +30,9 @@ def check_shape(shape: Any, where: Location, limit: int = MAX_ELEMENTS) -> tuple
     if not isinstance(shape, (list, tuple)) or not all(
             isinstance(d, int) and not isinstance(d, bool) for d in shape):
         raise SpecError(f"shape must be a list of integers, got {shape!r}", where)
-    if any(d < 0 for d in shape):
-        raise SpecError(f"shape {list(shape)} has a negative size", where)
-    size = 1
-    for d in shape:
-        size *= d
-    if size > limit:
-        raise SpecError(f"shape {list(shape)} has {size} elements, more than the limit of "
-                        f"{limit} (raise it with --max-elements)", where)
+    reason = size_error(shape, limit)
+    if reason:
+        raise SpecError(reason, where)
     return tuple(shape)
 
 
@@ -42,6 +41,8 @@ def literal_array(value: Any, dtype: str, where: Location) -> np.ndarray:
         raise SpecError("true/false is not a number here", where)
     try:
         array = np.array(value, dtype=dtype)
+    except OverflowError:
+        raise SpecError(f"a number is too large for {dtype}", where) from None
     except (ValueError, TypeError) as exc:
         reason = "rows of different lengths" if "inhomogeneous" in str(exc) else str(exc)
         raise SpecError(f"not a numeric array of {dtype}: {reason}", where) from None
@@ -61,8 +62,9 @@ def _all_integral(value: Any) -> bool:
 
 def pick_dtype(entry: dict[str, Any], default: str, where: Location) -> str:
     dtype = entry.get("dtype", default)
-    if dtype not in DTYPES:
-        raise SpecError(f"unknown dtype '{dtype}' (choose from {', '.join(DTYPES)})", where)
+    if not isinstance(dtype, str) or dtype not in DTYPES:
+        raise SpecError(f"unknown dtype {dtype!r:.40}{suggest(dtype, DTYPES)} (choose from "
+                        f"{', '.join(DTYPES)})", where)
     # A float input follows the problem's float dtype (--dtype float32 applies).
     return default if dtype in FLOAT_DTYPES else dtype
 
@@ -89,21 +91,29 @@ def from_mapping(entry: dict[str, Any], default: str, base: Path, where: Locatio
     if "file" in entry:
         _only(entry, FILE_KEYS, where)
         return _from_file(entry, dtype, base, where, limit)
-    raise SpecError("an input mapping needs one of 'value', 'random' or 'file'", where)
+    forms = ("value", "random", "file")
+    hint = next((h for h in (suggest(k, forms) for k in entry) if h), "")
+    raise SpecError(f"an input mapping needs one of 'value', 'random' or 'file'{hint}", where)
 
 
 def _only(entry: dict[str, Any], allowed: set[str], where: Location) -> None:
-    extra = sorted(set(entry) - allowed)
+    extra = sorted(set(entry) - allowed, key=str)
     if extra:
-        raise SpecError(f"unknown key '{extra[0]}' here (allowed: {', '.join(sorted(allowed))})",
-                        where)
+        raise SpecError(f"unknown key '{extra[0]}' here{suggest(extra[0], allowed)} "
+                        f"(allowed: {', '.join(sorted(allowed))})", where)
 
 
 def _number(entry: dict[str, Any], key: str, default: float, where: Location) -> float:
     value = entry.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"'{key}' must be a number", where)
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = float("inf")
+    if not np.isfinite(number):
+        raise SpecError(f"'{key}' must be a finite number, got {value!r:.40}", where)
+    return number
 
 
 def _random(entry: dict[str, Any], dtype: str, where: Location, limit: int) -> np.ndarray:
@@ -112,6 +122,14 @@ def _random(entry: dict[str, Any], dtype: str, where: Location, limit: int) -> n
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SpecError("'seed' must be a non-negative integer", where)
     rng = np.random.default_rng(seed)
+    try:
+        return _draw(rng, entry, dtype, shape, where)
+    except (ValueError, OverflowError) as exc:  # e.g. a range wider than float64
+        raise SpecError(f"cannot draw these random numbers: {exc}", where) from None
+
+
+def _draw(rng: np.random.Generator, entry: dict[str, Any], dtype: str,
+          shape: tuple[int, ...], where: Location) -> np.ndarray:
     kind = entry["random"]
     if kind == "uniform":
         low, high = _number(entry, "low", 0.0, where), _number(entry, "high", 1.0, where)
@@ -126,7 +144,8 @@ def _random(entry: dict[str, Any], dtype: str, where: Location, limit: int) -> n
         values = rng.integers(low, high, size=shape)
         return values.astype(dtype if dtype.startswith("int") else "int64")
     else:
-        raise SpecError(f"unknown random distribution '{kind}' "
+        raise SpecError(f"unknown random distribution {kind!r:.40}"
+                        f"{suggest(kind, ('uniform', 'normal', 'integers'))} "
                         "(choose uniform, normal or integers)", where)
     return values.astype(dtype)
 
@@ -136,25 +155,94 @@ def _from_file(entry: dict[str, Any], dtype: str, base: Path, where: Location,
     name = entry["file"]
     if not isinstance(name, str):
         raise SpecError("'file' must be a path", where)
-    array = load_array_file(base / name, entry.get("key"), where, name)
-    if array.size > limit:
-        raise SpecError(f"{name} holds {array.size} elements, more than the limit of {limit}",
-                        where)
+    array = load_array_file(base / name, entry.get("key"), where, name, limit)
     if array.dtype.kind == "f" or "dtype" in entry:
         array = array.astype(dtype if "dtype" in entry or array.dtype.kind == "f" else array.dtype)
     return array
 
 
+class _Refused(Exception):
+    """A .npy header that may not be read further (its reason is the message)."""
+
+
+def open_arrays(path: Path, where: Location | str, shown: str, limit: int = MAX_ELEMENTS,
+                kind: str = "", fmt: str = ".npy/.npz") -> np.ndarray | Any:
+    """np.load of a regular .npy/.npz file, never unpickling anything: an
+    ndarray (.npy) or a lazy NpzFile whose members are read one by one.
+    `kind` ("weights ") and `fmt` only shape the messages."""
+    label = f"{kind}file {shown}" if kind else shown
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise SpecError(f"{kind}file not found: {shown}", where) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read {label}: {exc.strerror or exc}", where) from None
+    if stat.S_ISDIR(mode):
+        raise SpecError(f"{label} is a folder, not a {fmt} file", where)
+    if not stat.S_ISREG(mode):  # a FIFO or a device could block or never end
+        raise SpecError(f"{label} is not a regular file", where)
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(6)
+            if magic == b"\x93NUMPY":
+                handle.seek(0)
+                # object arrays and oversized shapes are refused before reading
+                _check_size(_header_shape(handle), label, where, limit)
+    except _Refused as exc:
+        raise SpecError(f"cannot read {label} as {fmt}: {exc}", where) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read {label}: {exc.strerror or exc}", where) from None
+    if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):
+        raise SpecError(f"cannot read {label} as {fmt}: it is not a .npy or .npz file", where)
+    try:
+        return np.load(path, allow_pickle=False)
+    except READ_ERRORS as exc:
+        raise SpecError(f"cannot read {label} as {fmt}: {exc}", where) from None
+
+
+def _header_shape(handle: Any) -> tuple[int, ...]:
+    """Shape of the .npy stream at `handle`, read from its header only, so
+    that a file claiming 10**12 elements is refused before numpy allocates."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(handle)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(handle)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(handle)
+        else:
+            shape, _, dtype = fmt._read_array_header(handle, version)
+    except (*READ_ERRORS, SyntaxError, AttributeError) as exc:
+        raise _Refused(str(exc)) from None
+    if dtype.hasobject or dtype.kind not in "fiub":
+        raise _Refused(f"arrays must be numeric, not {dtype}")
+    return tuple(shape)
+
+
+def read_member(loaded: Any, key: str, label: str, where: Location | str,
+                limit: int) -> np.ndarray:
+    """One array of an open .npz archive, sized from its header first (the
+    members may be compressed: a small file can claim a huge array)."""
+    try:
+        with loaded.zip.open(f"{key}.npy") as member:
+            shape = _header_shape(member)
+        _check_size(shape, f"array '{key}' of {label}", where, limit)
+        return loaded[key]
+    except (*READ_ERRORS, _Refused) as exc:
+        raise SpecError(f"cannot read array '{key}' of {label}: {exc}", where) from None
+
+
+def _check_size(shape: tuple[int, ...], label: str, where: Location | str, limit: int) -> None:
+    reason = size_error(shape, limit)
+    if reason:
+        raise SpecError(f"{label}: {reason}", where)
+
+
 def load_array_file(path: Path, key: str | None, where: Location | str,
-                    shown: str | None = None) -> np.ndarray:
+                    shown: str | None = None, limit: int = MAX_ELEMENTS) -> np.ndarray:
     """Read one array from .npy or .npz, never unpickling anything."""
     shown = shown or str(path)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise SpecError(f"file not found: {shown}", where) from None
-    except (OSError, ValueError) as exc:
-        raise SpecError(f"cannot read {shown} as .npy/.npz: {exc}", where) from None
+    loaded = open_arrays(path, where, shown, limit)
     if isinstance(loaded, np.ndarray):
         if key is not None:
             raise SpecError(f"{shown} is a .npy file: it has no key '{key}'", where)
@@ -168,13 +256,8 @@ def load_array_file(path: Path, key: str | None, where: Location | str,
                                     f"'key' ({', '.join(keys)})", where)
                 key = keys[0]
             if key not in keys:
-                raise SpecError(f"{shown} has no array '{key}' (it has {', '.join(keys)})",
-                                where)
-            try:
-                array = loaded[key]
-            except ValueError as exc:
-                raise SpecError(f"cannot read '{key}' from {shown}: {exc}", where) from None
-    if array.dtype.kind not in "fiub":
-        raise SpecError(f"{shown}: arrays must be numeric, not {array.dtype}", where)
+                raise SpecError(f"{shown} has no array '{key}'{suggest(key, keys)} (it has "
+                                f"{', '.join(keys)})", where)
+            array = read_member(loaded, key, shown, where, limit)
     return array.astype("int64") if array.dtype.kind in "iu" else (
         array.astype("bool") if array.dtype.kind == "b" else array)

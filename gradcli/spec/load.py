@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.errors import Location, SpecError
+from gradcli.errors import Location, SpecError, suggest
 from gradcli.spec.inputs import FLOAT_DTYPES, MAX_ELEMENTS, from_mapping, literal_array
 from gradcli.spec.yamlread import Document, read_yaml
 
@@ -51,13 +51,6 @@ class Spec:
     expect_at: Location | None
     models: dict[str, Any] = field(default_factory=dict)
     doc: Document | None = None
-
-
-def suggest(word: str, options: Any) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _parse_models(*args: Any) -> Any:

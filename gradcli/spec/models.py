@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.errors import Location, SpecError
+from gradcli.functions.context import MAX_ELEMENTS
 from gradcli.spec import initializers as inits
 from gradcli.spec.network import ACTIVATIONS
 from gradcli.spec.yamlread import Document
@@ -76,8 +77,8 @@ class ModelSpec:
         return names
 
 
-def parse_models(doc: Document, raw: Any, folder: Path, reserved: Mapping[str, str]
-                 ) -> dict[str, ModelSpec]:
+def parse_models(doc: Document, raw: Any, folder: Path, reserved: Mapping[str, str],
+                 limit: int = MAX_ELEMENTS) -> dict[str, ModelSpec]:
     """Validate the `models:` mapping; `reserved` maps names already taken
     (inputs, expressions, functions) to what they are."""
     if raw is None:
@@ -93,7 +94,7 @@ def parse_models(doc: Document, raw: Any, folder: Path, reserved: Mapping[str, s
         check_name(name, where, "model")
         if name in reserved:
             raise SpecError(f"model name '{name}' is already {reserved[name]}", where)
-        models[name] = _model(doc, ("models", name), name, body, folder)
+        models[name] = _model(doc, ("models", name), name, body, folder, limit)
     return models
 
 
@@ -108,7 +109,7 @@ def _keys(doc: Document, path: tuple[Any, ...], body: dict[str, Any], allowed: t
 
 
 def _model(doc: Document, path: tuple[Any, ...], name: str, body: Any,
-           folder: Path) -> ModelSpec:
+           folder: Path, limit: int = MAX_ELEMENTS) -> ModelSpec:
     if not isinstance(body, dict):
         raise SpecError(f"model '{name}' must be a mapping with a 'layers:' list",
                         doc.at(path))
@@ -123,7 +124,7 @@ def _model(doc: Document, path: tuple[Any, ...], name: str, body: Any,
     init = _init(doc, path + ("init",), body.get("init"))
     model = ModelSpec(name, layers, init, doc.key_at(path))
     if "weights" in body:
-        return _with_weights(doc, path + ("weights",), model, body["weights"], folder)
+        return _with_weights(doc, path + ("weights",), model, body["weights"], folder, limit)
     return model
 
 
@@ -248,7 +249,7 @@ def _initializer(doc: Document, path: tuple[Any, ...], raw: Any) -> inits.Initia
 # ---- weights files ------------------------------------------------------------------
 
 def _with_weights(doc: Document, path: tuple[Any, ...], model: ModelSpec, raw: Any,
-                  folder: Path) -> ModelSpec:
+                  folder: Path, limit: int = MAX_ELEMENTS) -> ModelSpec:
     where = doc.at(path)
     if isinstance(raw, dict):
         _keys(doc, path, raw, WEIGHTS_KEYS, "weights")
@@ -261,35 +262,25 @@ def _with_weights(doc: Document, path: tuple[Any, ...], model: ModelSpec, raw: A
     if not isinstance(prefix, str) or not prefix:
         raise SpecError("prefix must be the model name the file's keys start with",
                         doc.at(path + ("prefix",)))
-    arrays = read_npz(folder / file, file, where)
+    arrays = read_npz(folder / file, file, where, limit)
     weights = check_weights(model, arrays, prefix, file, where)
     return ModelSpec(model.name, model.layers, model.init, model.where, weights, file)
 
 
-def read_npz(path: Path, shown: str, where: Location) -> dict[str, np.ndarray]:
-    """Every array of an .npz archive, never unpickling anything."""
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise SpecError(f"weights file not found: {shown}", where) from None
-    except IsADirectoryError:
-        raise SpecError(f"weights file {shown} is a folder, not an .npz file", where) from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise SpecError(f"cannot read weights file {shown} as .npz: {exc}", where) from None
+def read_npz(path: Path, shown: str, where: Location,
+             limit: int = MAX_ELEMENTS) -> dict[str, np.ndarray]:
+    """Every array of an .npz archive, never unpickling anything, each sized
+    from its header before it is read."""
+    from gradcli.spec.inputs import open_arrays, read_member
+
+    loaded = open_arrays(path, where, shown, limit, kind="weights ", fmt=".npz")
     if isinstance(loaded, np.ndarray):
         raise SpecError(f"weights file {shown} holds a single array (.npy); weights: needs "
                         "an .npz archive with one array per parameter, keyed like "
                         "net.1.kernel", where)
-    arrays = {}
     with loaded:
-        for key in loaded.files:
-            try:
-                array = loaded[key]
-            except (OSError, ValueError) as exc:
-                raise SpecError(f"cannot read array '{key}' of weights file {shown}: {exc}",
-                                where) from None
-            arrays[key] = array
-    return arrays
+        return {key: read_member(loaded, key, f"weights file {shown}", where, limit)
+                for key in loaded.files}
 
 
 def expected_shapes(model: ModelSpec) -> dict[str, tuple[int | None, ...]]:

@@ -10,6 +10,7 @@ file or from its `init:` (see initializers.py)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,6 @@ from gradcli.functions.context import Context, to_float
 from gradcli.graph import Node, apply, leaf
 from gradcli.ops import nodes as N
 from gradcli.spec import initializers as inits
-from gradcli.spec.inputs import MAX_ELEMENTS
 
 if TYPE_CHECKING:
     from gradcli.spec.models import Layer, ModelSpec
@@ -140,10 +140,11 @@ class ModelSet:
         node = self.parameters.get(key)
         if node is not None:
             return node
-        size = int(np.prod(shape, dtype=np.int64))
-        if model.weights is None and size > MAX_ELEMENTS:
+        size = math.prod(shape)  # Python ints: units: 10**20 must not wrap around
+        limit = self.ctx.max_elements
+        if model.weights is None and size > limit:
             raise SpecError(f"{key} would have shape {shape}: {size} elements, more than the "
-                            f"limit of {MAX_ELEMENTS}")
+                            f"limit of {limit} (raise it with --max-elements)")
         if model.weights is not None:
             value = np.asarray(model.weights[key], dtype=self.ctx.dtype)
         else:
