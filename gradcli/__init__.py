@@ -11,11 +11,12 @@ if TYPE_CHECKING:
     from gradcli.api import Problem
 
 
-def load(source: Any, dtype: str | None = None) -> Problem:
-    """Load a spec (path or dict); see `gradcli.api.Problem`."""
+def load(source: Any, dtype: str | None = None, **options: Any) -> Problem:
+    """Load a spec (path or dict); see `gradcli.api.load` for `max_elements`
+    and `check_finite`, and `gradcli.api.Problem` for what it can compute."""
     from gradcli.api import load as _load
 
-    return _load(source, dtype=dtype)
+    return _load(source, dtype=dtype, **options)
 
 
 __all__ = ["load", "__version__"]

@@ -30,6 +30,12 @@ class GradcliGroup(click.Group):
             raise
         except BrokenPipeError:
             ctx.exit(0)
+        except MemoryError:
+            # Sizes are checked before allocating; this is what is left when
+            # the user raised --max-elements / --max-memory past the machine.
+            click.echo("gradcli: error: out of memory; lower --max-elements or --max-memory, "
+                       "or select fewer --wrt/--output", err=True)
+            ctx.exit(2)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             if ctx.params.get("debug") or os.environ.get("GRADCLI_DEBUG"):
                 traceback.print_exc()

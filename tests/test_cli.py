@@ -160,3 +160,22 @@ def test_timings_go_to_stderr_only() -> None:
         assert f"gradcli: timings: {phase}" in result.stderr
     quiet = CliRunner().invoke(cli, ["grad", PATCH, "--format", "json"])
     assert "timings" not in quiet.stderr
+
+
+def test_out_of_memory_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gradcli.api
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(gradcli.api.Problem, "grad", exhausted)
+    code, out, err = run("grad", PATCH)
+    assert code == 2 and out == ""
+    assert "out of memory" in err and "--max-elements" in err
+
+
+def test_load_forwards_options() -> None:
+    import gradcli
+
+    problem = gradcli.load(PATCH, max_elements=1000, check_finite=True)
+    assert problem.max_elements == 1000 and problem.check_finite

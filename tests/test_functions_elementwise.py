@@ -37,6 +37,7 @@ UNARY = {
     "sinh": (np.sinh, (-2.0, 2.0)),
     "cosh": (np.cosh, (-2.0, 2.0)),
     "tanh": (np.tanh, (-2.0, 2.0)),
+    "sech2": (lambda x: 1 / np.cosh(x) ** 2, (-3.0, 3.0)),
     "arcsinh": (np.arcsinh, (-2.0, 2.0)),
     "arccosh": (np.arccosh, (1.2, 3.0)),
     "arctanh": (np.arctanh, (-0.8, 0.8)),

@@ -144,7 +144,7 @@ def where(ctx: Context, cond: Any, a: Any, b: Any) -> Node:
 
 _UNARY_PRIMITIVES = ["sqrt", "cbrt", "exp", "expm1", "log", "log1p", "sin", "cos", "tan",
                      "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
-                     "arctanh", "erf", "erfc", "sigmoid", "softplus"]
+                     "arctanh", "erf", "erfc", "sigmoid", "softplus", "sech2"]
 
 FUNCTIONS = [define("abs", abs_, TABLE["abs"].doc, TABLE["abs"].kink),
              define("sign", sign, TABLE["sign"].doc, TABLE["sign"].kink)]
