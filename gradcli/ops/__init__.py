@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from gradcli.ops import elementwise, linalg, structure
+from gradcli.ops import einsum, elementwise, linalg, structure
 from gradcli.ops.row import Primitive
 
 TABLE: Mapping[str, Primitive] = MappingProxyType(
     {row.name: row for family in (elementwise.UNARY, elementwise.BINARY, structure.ROWS,
-                                  linalg.ROWS) for row in family}
+                                  linalg.ROWS, einsum.ROWS) for row in family}
 )

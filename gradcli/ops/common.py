@@ -3,7 +3,7 @@ lazy sympy vectorisation (sympy is imported only when a rule runs)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -95,3 +95,20 @@ def sym_numpy(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
                           dtype=object)
 
     return rule
+
+
+def like_infer(value: Any, arrays: Sequence[np.ndarray]) -> np.ndarray:
+    """Give a numpy result the dtype `result_dtype` promised (numpy promotes
+    int64 @ float32 to float64; a float32 problem must stay float32)."""
+    value = np.asarray(value)
+    if value.dtype == arrays[0].dtype == arrays[-1].dtype:
+        return value  # the common case: operands of the problem's own dtype
+    floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
+    want = floats[0] if floats else arrays[0].dtype
+    return value if value.dtype == want else value.astype(want)
+
+
+def add_all(terms: list[Node]) -> Node | None:
+    """The sum of derivative terms; None (a zero) when there are none."""
+    return None if not terms else terms[0] if len(terms) == 1 else N.add(terms[0],
+                                                                          add_all(terms[1:]))

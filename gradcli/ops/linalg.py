@@ -1,4 +1,4 @@
-"""Linear-algebra primitives: matmul, einsum, inv, det, solve.
+"""Linear-algebra primitives: matmul, inv, det, solve (einsum: `ops/einsum.py`).
 
 Each derivative rule is written with these same primitives (a matmul's
 cotangent is a matmul, inv's is a product with its own output), so
@@ -11,8 +11,6 @@ here, so the rows only see the normalized forms and reject anything else.
 
 from __future__ import annotations
 
-import string
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,28 +18,15 @@ import numpy as np
 from gradcli.errors import ShapeError
 from gradcli.graph import Node, Shape, apply
 from gradcli.ops import nodes as N
-from gradcli.ops.common import batch_elementwise, result_dtype, sym_numpy
+from gradcli.ops.common import add_all, batch_elementwise, like_infer, result_dtype, sym_numpy
+from gradcli.ops.einsum import LETTERS, einsum, parse_einsum  # noqa: F401 - re-exported
 from gradcli.ops.row import Attrs, Primitive
-
-LETTERS = string.ascii_letters  # the subscripts numpy's einsum accepts
-
 
 # ---- shared helpers ------------------------------------------------------------
 
 def _float_dtype(inputs: tuple[Node, ...]) -> str:
     """Inverses and determinants are never integers: int operands give float64."""
     return next((x.dtype for x in inputs if x.is_float), "float64")
-
-
-def _like_infer(value: Any, arrays: Sequence[np.ndarray]) -> np.ndarray:
-    """Give a numpy result the dtype `result_dtype` promised (numpy promotes
-    int64 @ float32 to float64; a float32 problem must stay float32)."""
-    value = np.asarray(value)
-    if value.dtype == arrays[0].dtype == arrays[-1].dtype:
-        return value  # the common case: operands of the problem's own dtype
-    floats = [a.dtype for a in arrays if a.dtype.kind == "f"]
-    want = floats[0] if floats else arrays[0].dtype
-    return value if value.dtype == want else value.astype(want)
 
 
 def _lead_shape(what: str, *shapes: Shape) -> Shape:
@@ -82,11 +67,6 @@ def _nan_if_singular(fn: Any, *arrays: np.ndarray) -> np.ndarray:
     return out if out.dtype == want else out.astype(want)
 
 
-def _add_all(terms: list[Node]) -> Node | None:
-    return None if not terms else terms[0] if len(terms) == 1 else N.add(terms[0],
-                                                                          _add_all(terms[1:]))
-
-
 # ---- matmul --------------------------------------------------------------------
 
 def _infer_matmul(inputs: tuple[Node, ...], attrs: Attrs) -> tuple[Shape, str]:
@@ -102,7 +82,7 @@ def _infer_matmul(inputs: tuple[Node, ...], attrs: Attrs) -> tuple[Shape, str]:
 
 
 def _forward_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return _like_infer(np.matmul(a, b), (a, b))
+    return like_infer(np.matmul(a, b), (a, b))
 
 
 def _batch_matmul(inputs: tuple[Node, ...], batched: tuple[bool, ...], attrs: Any) -> Node:
@@ -137,132 +117,7 @@ def _jvp_matmul(t: tuple[Node | None, ...], out: Node) -> Node | None:
         terms.append(N.matmul(t[0], b))
     if t[1] is not None:
         terms.append(N.matmul(a, t[1]))
-    return _add_all(terms)
-
-
-# ---- einsum --------------------------------------------------------------------
-
-def parse_einsum(subscripts: Any, shapes: Sequence[Shape]) -> tuple[list[str], str]:
-    """Check a normalized einsum string against the operand shapes and return
-    (operand terms, output term).  Normalized means explicit `->`, letters
-    only, no letter twice in one term, the same size wherever a letter occurs."""
-    if not isinstance(subscripts, str) or subscripts.count("->") != 1:
-        raise ShapeError(f"einsum subscripts {subscripts!r} must have exactly one '->'")
-    if "." in subscripts:
-        raise ShapeError(f"einsum subscripts {subscripts!r}: '...' must be expanded "
-                         "before the primitive")
-    lhs, target = subscripts.split("->")
-    terms = lhs.split(",")
-    if not shapes or len(terms) != len(shapes):
-        raise ShapeError(f"einsum subscripts {subscripts!r} name {len(terms)} operand(s) "
-                         f"but {len(shapes)} were given")
-    sizes: dict[str, int] = {}
-    for k, (term, shape) in enumerate(zip(terms, shapes, strict=True)):
-        _check_term(subscripts, term, f"operand {k}")
-        if len(term) != len(shape):
-            raise ShapeError(f"einsum {subscripts!r}: operand {k} has shape {shape} but "
-                             f"subscripts '{term}' name {len(term)} axes")
-        for letter, size in zip(term, shape, strict=True):
-            if sizes.setdefault(letter, size) != size:
-                raise ShapeError(f"einsum {subscripts!r}: letter '{letter}' has size "
-                                 f"{sizes[letter]} and {size} (operand {k}, shape {shape})")
-    _check_term(subscripts, target, "the output")
-    missing = [c for c in target if c not in sizes]
-    if missing:
-        raise ShapeError(f"einsum {subscripts!r}: output letter(s) {''.join(missing)} "
-                         "appear in no operand")
-    return terms, target
-
-
-def _check_term(subscripts: str, term: str, what: str) -> None:
-    bad = [c for c in term if c not in LETTERS]
-    if bad:
-        raise ShapeError(f"einsum {subscripts!r}: {what} uses {''.join(bad)!r}; "
-                         "only letters a-z, A-Z are subscripts")
-    if len(set(term)) != len(term):
-        raise ShapeError(f"einsum {subscripts!r}: {what} repeats a letter in '{term}' "
-                         "(diagonals must be taken before the primitive)")
-
-
-def _einsum_shape(subscripts: str, inputs: Sequence[Node]) -> Shape:
-    terms, target = parse_einsum(subscripts, [x.shape for x in inputs])
-    sizes = {c: d for term, x in zip(terms, inputs, strict=True)
-             for c, d in zip(term, x.shape, strict=True)}
-    return tuple(sizes[c] for c in target)
-
-
-def _infer_einsum(inputs: tuple[Node, ...], attrs: Attrs) -> tuple[Shape, str]:
-    return _einsum_shape(attrs.get("subscripts"), inputs), result_dtype(inputs)
-
-
-def _forward_einsum(*arrays: np.ndarray, subscripts: str) -> np.ndarray:
-    # Contraction-order search only pays off from three operands on.
-    return _like_infer(np.einsum(subscripts, *arrays, optimize=len(arrays) > 2), arrays)
-
-
-def einsum(subscripts: str, *operands: Node) -> Node:
-    """Build an einsum node; a single operand becomes a sum and/or transpose,
-    the ops whose derivatives need no einsum at all."""
-    if len(operands) != 1:
-        return apply("einsum", operands, {"subscripts": subscripts})
-    (x,) = operands
-    (term,), target = parse_einsum(subscripts, [x.shape])
-    summed = tuple(i for i, c in enumerate(term) if c not in target)
-    rest = [c for c in term if c in target]
-    return N.transpose(N.reduce_sum(x, summed), [rest.index(c) for c in target])
-
-
-def _vjp_einsum(g: Node, out: Node, needs: tuple[bool, ...]) -> tuple[Node | None, ...]:
-    terms, target = parse_einsum(out.attrs["subscripts"], [x.shape for x in out.inputs])
-    grads: list[Node | None] = []
-    for k, (x, need) in enumerate(zip(out.inputs, needs, strict=True)):
-        if not need:
-            grads.append(None)
-            continue
-        others = [t for j, t in enumerate(terms) if j != k]
-        seen = set(target).union(*others)
-        # Letters of operand k found nowhere else were summed in operand k
-        # alone: the derivative does not depend on them, so it is broadcast.
-        kept = "".join(c for c in terms[k] if c in seen)
-        part = einsum(",".join([target] + others) + "->" + kept, g,
-                      *(y for j, y in enumerate(out.inputs) if j != k))
-        kept_shape = tuple(d if c in seen else 1 for c, d in zip(terms[k], x.shape, strict=True))
-        grads.append(N.broadcast_to(N.reshape(part, kept_shape), x.shape))
-    return tuple(grads)
-
-
-def _jvp_einsum(t: tuple[Node | None, ...], out: Node) -> Node | None:
-    terms = []
-    for k, tk in enumerate(t):
-        if tk is not None:
-            ops = list(out.inputs)
-            ops[k] = tk
-            terms.append(einsum(out.attrs["subscripts"], *ops))
-    return _add_all(terms)
-
-
-def _batch_einsum(inputs: tuple[Node, ...], batched: tuple[bool, ...], attrs: Attrs) -> Node:
-    subscripts = attrs["subscripts"]
-    fresh = next((c for c in LETTERS if c not in subscripts), None)
-    if fresh is None:
-        raise ShapeError(f"einsum {subscripts!r} uses all 52 letters: no letter is left "
-                         "for a batch axis")
-    lhs, target = subscripts.split("->")
-    terms = [fresh + t if b else t for t, b in zip(lhs.split(","), batched, strict=True)]
-    return einsum(",".join(terms) + "->" + fresh + target, *inputs)
-
-
-def _sym_einsum(*arrays: np.ndarray, subscripts: str) -> np.ndarray:
-    import sympy
-
-    # numpy's einsum multiplies and adds object arrays (sympy expressions);
-    # an empty sum gives the int 0, which is made a sympy number here.
-    value = np.einsum(subscripts, *(np.asarray(a, dtype=object) for a in arrays),
-                      optimize=len(arrays) > 2)
-    out = np.asarray(value, dtype=object)
-    for index in np.ndindex(out.shape):
-        out[index] = sympy.sympify(out[index])
-    return out
+    return add_all(terms)
 
 
 # ---- inv, det ------------------------------------------------------------------
@@ -401,9 +256,6 @@ ROWS = [
               # right, so aligning ranks as for elementwise ops is exactly right.
               _batch_matmul, sym_numpy(np.matmul),
               "matrix product of stacks of matrices (leading axes broadcast)"),
-    Primitive("einsum", _infer_einsum, _forward_einsum, _vjp_einsum, _jvp_einsum,
-              _batch_einsum, _sym_einsum,
-              "Einstein summation with explicit, normalized subscripts ('ij,jk->ik')"),
     Primitive("inv", _infer_inv, lambda a: _nan_if_singular(np.linalg.inv, a), _vjp_inv, _jvp_inv,
               _batch_unary("inv"), _sym_inv, "inverse of each matrix in the last two axes",
               SINGULAR),
