@@ -64,7 +64,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.budget, args.no_cold_start = 0.01, True
-    impls = {"gradcli": gradcli_calls()}
+    # Each implementation is built and timed in turn, gradcli and the numpy
+    # floor first: peers start thread pools (OpenMP, XLA) that keep running
+    # and would otherwise slow every numpy call measured after them.
+    ours = gradcli_calls()
+    workloads = [w for w in ours if not args.only or args.only in w]
+    times: dict[str, dict[str, float]] = {w: {} for w in workloads}
+    for workload in workloads:
+        times[workload]["gradcli"] = median_seconds(ours[workload], budget=args.budget)
+    peaks = {w: peak_bytes(ours[w]) for w in workloads}
+    if "b_mlp_grad" in times:
+        times["b_mlp_grad"]["numpy forward (floor)"] = median_seconds(numpy_mlp_forward(),
+                                                                     budget=args.budget)
     peers = (("autograd", autograd_calls), ("torch", torch_calls),
              ("jax", lambda: jax_calls(False)), ("jax-jit", lambda: jax_calls(True)),
              ("tf.function", tensorflow_calls))
@@ -74,20 +85,9 @@ def main() -> None:
         except Exception as exc:  # a broken peer install must not stop the run
             print(f"skipping {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
-        if calls:
-            impls[name] = calls
-    times: dict[str, dict[str, float]] = {}
-    for workload in impls["gradcli"]:
-        if args.only and args.only not in workload:
-            continue
-        row = times.setdefault(workload, {})
-        for impl, calls in impls.items():
+        for workload in workloads:
             if workload in calls:
-                row[impl] = median_seconds(calls[workload], budget=args.budget)
-    peaks = {w: peak_bytes(impls["gradcli"][w]) for w in times}
-    if (not args.only or "b_mlp" in args.only) and "b_mlp_grad" in times:
-        times["b_mlp_grad"]["numpy forward (floor)"] = median_seconds(numpy_mlp_forward(),
-                                                                     budget=args.budget)
+                times[workload][name] = median_seconds(calls[workload], budget=args.budget)
     report = {"date": date.today().isoformat(), "machine": platform.platform(),
               "processor": platform.machine(), "cpus": os.cpu_count(),
               "python": platform.python_version(), "versions": _versions(),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +37,8 @@ class GradcliGroup(click.Group):
             ctx.exit(2)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             if ctx.params.get("debug") or os.environ.get("GRADCLI_DEBUG"):
+                import traceback
+
                 traceback.print_exc()
             click.echo(f"gradcli: internal error (a bug in gradcli, please report it): "
                        f"{type(exc).__name__}: {exc}; rerun with --debug for the traceback",
