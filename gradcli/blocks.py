@@ -102,15 +102,37 @@ def _run_for(build: Build, basis: Basis, itemsize: int, budget: int,
     return chunked(build, basis, chunk)
 
 
+@dataclass(frozen=True)
+class Layout:
+    """What both planners need first: samples, item size, per-vector shapes."""
+
+    samples: int | None
+    itemsize: int
+    inners: dict[str, tuple[int, ...]]   # source key -> component shape (one sample's)
+
+    @property
+    def per(self) -> bool:
+        return self.samples is not None
+
+    @property
+    def lead(self) -> tuple[int, ...]:
+        return (self.samples,) if self.samples is not None else ()
+
+
+def _layout(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
+            batch_axis: int | None) -> Layout:
+    samples = _samples(outputs, sources, batch_axis)
+    return Layout(samples, np.dtype(outputs[0][1].dtype).itemsize,
+                  {s.key: source_inner(s, samples is not None) for s in sources})
+
+
 def plan_jacobian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source], mode: str,
                   batch_axis: int | None, chunk_size: int | None, max_memory: int,
                   limit: int) -> BlockPlan:
-    samples = _samples(outputs, sources, batch_axis)
-    per = samples is not None
-    itemsize = np.dtype(outputs[0][1].dtype).itemsize
-    inners = {s.key: source_inner(s, per) for s in sources}
+    layout = _layout(outputs, sources, batch_axis)
+    samples, per, itemsize, inners, lead = (layout.samples, layout.per, layout.itemsize,
+                                            layout.inners, layout.lead)
     outs = {name: (node.shape[1:] if per else node.shape) for name, node in outputs}
-    lead = (samples,) if per else ()
     shapes = {(o, s.key): lead + outs[o] + inners[s.key] for o, _ in outputs for s in sources}
     budget = _sized(sum(int(np.prod(v, dtype=np.int64)) for v in shapes.values()), itemsize,
                     max_memory, limit, "Jacobian")
@@ -154,11 +176,9 @@ def _collect(runs: list[Chunked], blocks: list[Block], missing: list[tuple[str, 
 def plan_hessian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
                  batch_axis: int | None, chunk_size: int | None, max_memory: int,
                  limit: int) -> BlockPlan:
-    samples = _samples(outputs, sources, batch_axis)
-    per = samples is not None
-    itemsize = np.dtype(outputs[0][1].dtype).itemsize
-    inners = {s.key: source_inner(s, per) for s in sources}
-    lead = (samples,) if per else ()
+    layout = _layout(outputs, sources, batch_axis)
+    samples, per, itemsize, inners, lead = (layout.samples, layout.per, layout.itemsize,
+                                            layout.inners, layout.lead)
     shapes = {(i.key, j.key): lead + inners[i.key] + inners[j.key]
               for i in sources for j in sources}
     budget = _sized(sum(int(np.prod(v, dtype=np.int64)) for v in shapes.values()), itemsize,
