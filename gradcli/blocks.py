@@ -187,11 +187,15 @@ def plan_hessian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
     runs: list[Chunked] = []
     blocks: list[Block] = []
     missing: list[tuple[str, str, bool]] = []
+    # A source the outputs do not depend on has no Hessian row or column:
+    # null both ways (H[i][j] and H[j][i]), as its gradient is null.
     connected = [(g, s) for g, s in zip(grads, sources) if g is not None]
     for g, s in zip(grads, sources):
         if g is None:
             missing += [(s.key, j.key, False) for j in sources]
-    for j in sources if connected else ():
+            missing += [(i.key, s.key, False) for _, i in connected]
+    linked = {s.key for _, s in connected}
+    for j in [j for j in sources if j.key in linked] if connected else ():
         build = _hessian_builder([g for g, _ in connected], j)
         basis = Basis(j.node.shape, j.index, per)
         run = _run_for(build, basis, itemsize, budget, chunk_size)

@@ -52,19 +52,8 @@ def grad_result(problem: Any, wrt: list[str] | None, order: int,
     for key, value in grads.items():
         note = ""
         if value is None:
-            reason = problem.explain(key, [name for name, _ in chosen])
-            if unconnected == "error":
-                raise UnconnectedError(f"unconnected source {key}: {reason}", "--wrt")
-            note = f"unconnected: {reason}"
-            click.echo(f"gradcli: note: {key} is unconnected: {reason}", err=True)
-            if unconnected == "zero":
-                (source,) = problem.sources([key])
-                shape = source.node.shape
-                if source.index is not None:
-                    from gradcli.ops.structure import selected_shape
-
-                    shape = selected_shape(shape, source.index)
-                value = np.zeros(shape, dtype=problem.spec.dtype)
+            value, note = unconnected_value(problem, key, [n for n, _ in chosen], unconnected,
+                                            component_shape(problem, key))
         title = grad_title(target, key, order, bool(cotangent))
         entries.append(Entry(("grad", key), title, value, note))
     rule = ("vjp with the given cotangents (other outputs weighted by ones)" if cotangent
@@ -75,21 +64,54 @@ def grad_result(problem: Any, wrt: list[str] | None, order: int,
                   summary)
 
 
+def component_shape(problem: Any, key: str, per_sample: bool = False) -> tuple[int, ...]:
+    """Shape of a source as results show it: the component, one sample's part."""
+    from gradcli.ops.structure import selected_shape
+
+    (source,) = problem.sources([key])
+    shape = source.node.shape[1:] if per_sample else source.node.shape
+    return selected_shape(shape, source.index) if source.index is not None else shape
+
+
+def unconnected_value(problem: Any, key: str, outputs: Sequence[str], policy: str,
+                      shape: tuple[int, ...], noted: set[str] | None = None
+                      ) -> tuple[np.ndarray | None, str]:
+    """The `--unconnected none|zero|error` policy, with the reason on stderr
+    (once per source when `noted` collects the sources already explained)."""
+    reason = problem.explain(key, list(outputs))
+    if policy == "error":
+        raise UnconnectedError(f"unconnected source {key}: {reason}", "--wrt")
+    if noted is None or key not in noted:
+        click.echo(f"gradcli: note: {key} is unconnected: {reason}", err=True)
+        if noted is not None:
+            noted.add(key)
+    value = np.zeros(shape, dtype=problem.spec.dtype) if policy == "zero" else None
+    return value, f"unconnected: {reason}"
+
+
+def blocks_unconnected(problem: Any, key: str, outputs: Sequence[str]) -> bool:
+    return problem.grad(wrt=[key], outputs=list(outputs))[key] is None
+
+
 def _layout(samples: bool) -> str:
     return "(N,) + " if samples else ""
 
 
 def jacobian_result(problem: Any, blocks: Mapping[str, Mapping[str, np.ndarray | None]],
-                    batch_axis: int | None, mode: str) -> Result:
+                    batch_axis: int | None, mode: str, unconnected: str = "none") -> Result:
     entries = []
+    noted: set[str] = set()
+    per = batch_axis is not None
     for out, row in blocks.items():
+        out_shape = problem.named[out].shape
         for src, value in row.items():
-            lead = 1 if batch_axis is not None else 0
-            rows = None if value is None else lead + problem.named[out].ndim - lead
-            note = "" if value is None else (
-                f"layout: {_layout(lead == 1)}{out} shape + {src} shape; never summed")
+            note = f"layout: {_layout(per)}{out} shape + {src} shape; never summed"
+            if value is None:
+                shape = ((out_shape[0],) + out_shape[1:] if per else out_shape) + \
+                    component_shape(problem, src, per)
+                value, note = unconnected_value(problem, src, [out], unconnected, shape, noted)
             entries.append(Entry(("jacobian", out, src), f"d {out} / d {src}", value, note,
-                                 row_axes=None if rows is None or lead else rows))
+                                 row_axes=None if per else len(out_shape)))
     summary = (f"jacobian: every partial d(output)/d(source), mode {mode}"
                + (", per sample along axis 0" if batch_axis is not None else "")
                + f"; {problem.spec.dtype}",)
@@ -98,21 +120,26 @@ def jacobian_result(problem: Any, blocks: Mapping[str, Mapping[str, np.ndarray |
 
 
 def hessian_result(problem: Any, blocks: Mapping[str, Mapping[str, np.ndarray | None]],
-                   outputs: Sequence[str], batch_axis: int | None) -> Result:
+                   outputs: Sequence[str], batch_axis: int | None,
+                   unconnected: str = "none") -> Result:
     chosen = problem.select_outputs(list(outputs) or None)
-    target = _sum_of([n for n, _ in chosen], [node.size for _, node in chosen])
+    names = [n for n, _ in chosen]
+    target = _sum_of(names, [node.size for _, node in chosen])
+    per = batch_axis is not None
+    samples = (chosen[0][1].shape[0],) if per else ()
     entries = []
+    noted: set[str] = set()
     for src_i, row in blocks.items():
-        (source,) = problem.sources([src_i])
-        inner = source.node.shape if source.index is None else None
+        inner_i = component_shape(problem, src_i, per)
         for src_j, value in row.items():
-            rows = None
-            if value is not None and batch_axis is None:
-                rows = len(inner) if inner is not None else value.ndim // 2
+            note = ""
+            if value is None:
+                shape = samples + inner_i + component_shape(problem, src_j, per)
+                key = src_i if blocks_unconnected(problem, src_i, names) else src_j
+                value, note = unconnected_value(problem, key, names, unconnected, shape, noted)
             entries.append(Entry(("hessian", src_i, src_j),
-                                 f"d²({target}) / d {src_i} d {src_j}", value,
-                                 "" if value is not None else "unconnected",
-                                 row_axes=rows))
+                                 f"d²({target}) / d {src_i} d {src_j}", value, note,
+                                 row_axes=None if per else len(inner_i)))
     summary = (f"hessian: second derivatives of the SUM of {', '.join(n for n, _ in chosen)}, "
                "blocks src_i + src_j" + (", per sample along axis 0" if batch_axis is not None
                                          else "") + f"; {problem.spec.dtype}",)

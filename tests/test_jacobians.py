@@ -219,3 +219,25 @@ def test_cli_refuses_too_large_with_exit_2() -> None:
                                       "x={value: 0.5, shape: [20000]}", "--max-memory", "1G"])
     assert result.exit_code == 2
     assert "elements" in result.stderr and "Traceback" not in result.stderr
+
+
+def _cli_raw(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_unconnected_blocks_follow_the_policy() -> None:
+    base = ["-e", "sum(a**3) + stop_gradient(b)", "--set", "a=[1.0, 2.0]", "--set", "b=2.0",
+            "--format", "json"]
+    code, out, err = _cli_raw("hessian", *base)
+    assert code == 0
+    blocks = json.loads(out)["hessian"]
+    assert blocks["a"]["a"] == [[6.0, 0.0], [0.0, 12.0]]
+    assert blocks["a"]["b"] is None and blocks["b"]["a"] is None and blocks["b"]["b"] is None
+    assert err.count("b is unconnected") == 1 and "stop_gradient" in err
+    code, out, _ = _cli_raw("hessian", *base, "--unconnected", "zero")
+    assert json.loads(out)["hessian"]["b"] == {"a": [0.0, 0.0], "b": 0.0}
+    code, out, err = _cli_raw("jacobian", *base, "--unconnected", "error")
+    assert code == 2 and out == "" and "unconnected source b" in err
+    code, out, _ = _cli_raw("jacobian", *base, "--unconnected", "zero")
+    assert json.loads(out)["jacobian"]["y"]["b"] == 0.0

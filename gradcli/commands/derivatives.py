@@ -6,7 +6,7 @@ import re
 
 import click
 
-from gradcli.cli_options import output_options, problem_options
+from gradcli.cli_options import derivative_options, output_options, problem_options
 from gradcli.cli_support import build_problem, emit, parse_set
 from gradcli.errors import SpecError
 from gradcli.spec.inputs import MAX_ELEMENTS
@@ -26,14 +26,6 @@ def parse_size(text: str | None) -> int | None:
     return max(1, int(float(match.group(1)) * UNITS[match.group(2).lower()]))
 
 
-def _wrt_option(func: object) -> object:
-    from gradcli.completion import complete_wrt
-
-    return click.option("--wrt", multiple=True, metavar="SOURCE", shell_complete=complete_wrt,
-                        help="Source: input, let name or component like 'inp[0,0]' "
-                             "(repeatable).")(func)
-
-
 def _batch_options(func: object) -> object:
     for option in reversed([
         click.option("--batch-axis", type=click.IntRange(0, 0), default=None,
@@ -50,7 +42,7 @@ def _batch_options(func: object) -> object:
 
 @click.command("jacobian")
 @problem_options
-@_wrt_option
+@derivative_options
 @click.option("--mode", type=click.Choice(["auto", "rev", "fwd"]), default="auto",
               show_default=True, help="rev: batched VJP over the output basis; fwd: batched "
               "JVP over the source basis; auto: the fewer basis vectors.")
@@ -58,7 +50,8 @@ def _batch_options(func: object) -> object:
 @output_options
 def jacobian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
                      outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
-                     wrt: tuple[str, ...], mode: str, batch_axis: int | None,
+                     wrt: tuple[str, ...], unconnected: str, mode: str,
+                     batch_axis: int | None,
                      chunk_size: int | None, max_memory: str | None, fmt: str,
                      out: str | None, precision: int | None, check_finite: bool) -> None:
     """Every partial d(output)/d(source): shape out.shape + source shape.
@@ -73,17 +66,19 @@ def jacobian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
         blocks = problem.jacobian(mode=mode, batch_axis=batch_axis, wrt=list(wrt) or None,
                                   outputs=list(outputs) or None, chunk_size=chunk_size,
                                   max_memory=parse_size(max_memory), progress=bar)
-    emit(jacobian_result(problem, blocks, batch_axis, mode), fmt, out, precision, check_finite)
+    emit(jacobian_result(problem, blocks, batch_axis, mode, unconnected), fmt, out, precision,
+         check_finite)
 
 
 @click.command("hessian")
 @problem_options
-@_wrt_option
+@derivative_options
 @_batch_options
 @output_options
 def hessian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
                     outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
-                    wrt: tuple[str, ...], batch_axis: int | None, chunk_size: int | None,
+                    wrt: tuple[str, ...], unconnected: str, batch_axis: int | None,
+                    chunk_size: int | None,
                     max_memory: str | None, fmt: str, out: str | None,
                     precision: int | None, check_finite: bool) -> None:
     """Second derivatives of the sum of the outputs, blocks H[src_i][src_j].
@@ -98,7 +93,7 @@ def hessian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
         blocks = problem.hessian(batch_axis=batch_axis, wrt=list(wrt) or None,
                                  outputs=list(outputs) or None, chunk_size=chunk_size,
                                  max_memory=parse_size(max_memory), progress=bar)
-    emit(hessian_result(problem, blocks, outputs, batch_axis), fmt, out, precision,
+    emit(hessian_result(problem, blocks, outputs, batch_axis, unconnected), fmt, out, precision,
          check_finite)
 
 
