@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.allocator import LARGE, tune_allocator
 from gradcli.cse import dedupe
 from gradcli.errors import NumericFault, SpecError
 from gradcli.graph import Node, const, toposort
@@ -90,6 +91,8 @@ class Program:
 def plan(outputs: Sequence[Node]) -> Program:
     outputs = dedupe(outputs)
     order = toposort(outputs)
+    if any(node.size >= LARGE for node in order):
+        tune_allocator()
     slot = {id(node): i for i, node in enumerate(order)}
     last_use: dict[int, int] = {}
     for position, node in enumerate(order):
