@@ -17,6 +17,7 @@ from gradcli.cse import dedupe
 from gradcli.errors import NumericFault, SpecError
 from gradcli.graph import Node, const, toposort
 from gradcli.ops import TABLE
+from gradcli.reassociate import reassociate
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class Program:
 
 
 def plan(outputs: Sequence[Node]) -> Program:
-    outputs = dedupe(outputs)
+    outputs = dedupe(reassociate(dedupe(outputs)))
     order = toposort(outputs)
     if any(node.size >= LARGE for node in order):
         tune_allocator()
