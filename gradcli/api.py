@@ -257,10 +257,14 @@ class Problem:
 
         inputs = dict(self.inputs_for(values))
         if block_plan.samples is not None:
+            # Checked on the first evaluation of each request; later calls with
+            # new `values=` reuse the verdict (it is a property of the program).
             key = ("independence", tuple(s.key for s in sources), tuple(n for n, _ in chosen))
             if key not in self._plans:
-                self._plans[key] = independence_program([n for _, n in chosen], sources)
-            check_independent(self._plans[key], sources, block_plan.samples, inputs)
+                with self.clock.phase("check sample independence"):
+                    check_independent(independence_program([n for _, n in chosen], sources),
+                                      sources, block_plan.samples, inputs)
+                self._plans[key] = True
         if watch := self._watch():  # every batched pass reports to it
             block_plan = replace(block_plan, runs=tuple(
                 replace(run, program=replace(run.program, watch=watch))
