@@ -219,7 +219,7 @@ class Problem:
 
         if mode not in ("auto", "rev", "fwd"):
             raise SpecError(f"--mode must be auto, rev or fwd, not {mode!r}", "--mode")
-        chosen, sources = self.select_outputs(outputs), self.sources(wrt)
+        chosen, sources = self._resolve(wrt, outputs)
         memory = max_memory or default_max_memory()
         key = ("jacobian", tuple(s.key for s in sources), tuple(n for n, _ in chosen), mode,
                batch_axis, chunk_size, memory)
@@ -238,7 +238,7 @@ class Problem:
         forward-over-reverse; with batch_axis=0, per-sample blocks."""
         from gradcli.blocks import default_max_memory, plan_hessian
 
-        chosen, sources = self.select_outputs(outputs), self.sources(wrt)
+        chosen, sources = self._resolve(wrt, outputs)
         memory = max_memory or default_max_memory()
         key = ("hessian", tuple(s.key for s in sources), tuple(n for n, _ in chosen),
                batch_axis, chunk_size, memory)
@@ -248,6 +248,17 @@ class Problem:
                 block_plan = self._plans[key] = plan_hessian(
                     chosen, sources, batch_axis, chunk_size, memory, self.max_elements)
         return self._run_blocks(block_plan, chosen, sources, values, progress, "hessian")
+
+    def _resolve(self, wrt: Sequence[str] | None, outputs: Sequence[str] | None
+                 ) -> tuple[list[tuple[str, Node]], tuple[Source, ...]]:
+        """Selected outputs and parsed sources, remembered per request so that
+        repeated calls (a training loop through `values=`) parse nothing."""
+        key = ("resolve", None if wrt is None else tuple(wrt),
+               None if outputs is None else tuple(outputs))
+        found = self._plans.get(key)
+        if found is None:
+            found = self._plans[key] = (self.select_outputs(outputs), self.sources(wrt))
+        return found
 
     def _run_blocks(self, block_plan: BlockPlan, chosen: list[tuple[str, Node]],
                     sources: Sequence[Source], values: Values | None,
