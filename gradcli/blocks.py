@@ -78,8 +78,8 @@ def _samples(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
     sizes = {n.shape[0] if n.ndim else None for _, n in outputs} | {
         s.node.shape[0] if s.node.ndim else None for s in sources}
     if len(sizes) != 1 or None in sizes:
-        shapes = ", ".join([f"{k}{n.shape}" for k, n in outputs] +
-                           [f"{s.key}{s.node.shape}" for s in sources])
+        shapes = ", ".join([f"{k} shape {n.shape}" for k, n in outputs] +
+                           [f"{s.key} shape {s.node.shape}" for s in sources])
         raise SpecError("--batch-axis 0 needs the same number of samples on axis 0 of every "
                         f"output and source; got {shapes}", "--batch-axis")
     return sizes.pop()

@@ -105,8 +105,8 @@ MATRIX_LIMIT = 16
 
 def _as_matrix(arr: np.ndarray, row_axes: int | None) -> np.ndarray | None:
     """The block reshaped rows x columns, when that differs from its own shape."""
-    if row_axes is None or arr.size == 0:
-        return None
+    if row_axes is None or arr.size == 0 or arr.ndim < 3:
+        return None  # a vector or a matrix already reads as one
     rows = int(np.prod(arr.shape[:row_axes], dtype=np.int64))
     cols = int(np.prod(arr.shape[row_axes:], dtype=np.int64))
     if rows > MATRIX_LIMIT or cols > MATRIX_LIMIT or arr.shape == (rows, cols):
