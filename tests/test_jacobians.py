@@ -241,3 +241,13 @@ def test_unconnected_blocks_follow_the_policy() -> None:
     assert code == 2 and out == "" and "unconnected source b" in err
     code, out, _ = _cli_raw("jacobian", *base, "--unconnected", "zero")
     assert json.loads(out)["jacobian"]["y"]["b"] == 0.0
+
+
+def test_text_shows_blocks_as_matrices() -> None:
+    code, out, _ = _cli_raw("jacobian", "-e", "tanh(W @ x)", "--set", "W=[[1.0, 2.0], [3.0, 4.0]]",
+                            "--set", "x=[0.1, 0.2]", "--wrt", "W", "--wrt", "x")
+    assert code == 0
+    assert "d y / d W  shape (2, 2, 2)" in out
+    assert "as a 2 x 4 matrix" in out          # out flattened to rows, src to columns
+    assert out.count("as a") == 1              # the (2, 2) block d y / d x already is one
+    assert "layout: y shape + W shape; never summed" in out
