@@ -7,6 +7,7 @@ done once per batch, not once per basis vector."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from gradcli.graph import Node, toposort
 from gradcli.ops import TABLE
@@ -30,6 +31,10 @@ def vmap(outputs: Sequence[Node | None], stacked: Mapping[int, Node]) -> list[No
         inputs = tuple(new.get(id(i), i) for i in node.inputs)
         result = TABLE[node.op].batch(inputs, flags, node.attrs)
         assert result.shape[1:] == node.shape, (node.op, result.shape, node.shape)
+        if node.origin and not result.origin and result.op != "input":
+            # keep where it came from (a spec location or a derivative rule),
+            # so --check-finite can name it inside a batched pass too
+            result = replace(result, origin=node.origin)
         new[id(node)] = result
     out: list[Node | None] = []
     for o in outputs:
