@@ -119,8 +119,9 @@ class Problem:
             items = list(self.spec.wrt)
         else:
             items = [(text, "--wrt") for text in (self.default_wrt() if wrt is None else wrt)]
-        return tuple(parse_source(text, self.named, where)
-                     for text, where in expand_models(items, self.models.groups()))
+        groups = self.models.groups()
+        return tuple(parse_source(text, self.named, where, tuple(groups))
+                     for text, where in expand_models(items, groups))
 
     def inputs_for(self, values: Values | None) -> dict[str, np.ndarray]:
         if not values:

@@ -51,7 +51,8 @@ def _split_dotted(text: str) -> tuple[str, str] | None:
     return (head, bracket + rest) if "." in head else None
 
 
-def parse_source(text: str, named: Mapping[str, Node], where: Location | str) -> Source:
+def parse_source(text: str, named: Mapping[str, Node], where: Location | str,
+                 models: Sequence[str] = ()) -> Source:
     text = text.strip()
     dotted = _split_dotted(text)
     try:  # a parameter's name stands aside; only its index is parsed
@@ -71,8 +72,9 @@ def parse_source(text: str, named: Mapping[str, Node], where: Location | str) ->
     if name not in named:
         from gradcli.spec.load import suggest
 
-        raise SpecError(f"unknown source '{name}'{suggest(name, named)}; sources are inputs, "
-                        f"let names and model parameters: {', '.join(named)}", where)
+        raise SpecError(f"unknown source '{name}'{suggest(name, [*models, *named])}; sources "
+                        "are inputs, let names, models and model parameters: "
+                        f"{', '.join([*named, *models])}", where)
     node = named[name]
     if not node.is_float:
         raise SpecError(f"'{name}' is an integer input ({node.dtype}): integer inputs are "

@@ -480,3 +480,15 @@ def test_seed003_in_float32_agrees_with_the_float32_run() -> None:
     np.testing.assert_allclose(f, [[0.2242327183485031]], rtol=1e-6)
     np.testing.assert_allclose(grads["inp[0,0]"], [0.005358851049095392], rtol=1e-5)
     np.testing.assert_allclose(grads["inp[0,1]"], [-0.010795005597174168], rtol=1e-5)
+
+
+def test_a_misspelt_model_source_suggests_the_model() -> None:
+    from pathlib import Path
+
+    import gradcli
+    from gradcli.errors import SpecError
+
+    spec = Path(__file__).parent.parent / "specs" / "second-derivatives-of-a-keras-network.yaml"
+    problem = gradcli.load(spec)
+    with pytest.raises(SpecError, match="did you mean 'net'"):
+        problem.grad(wrt=["nett"])
