@@ -114,8 +114,11 @@ def _validate(problem: Any, q: Quantity, path: tuple[Any, ...]) -> None:
     names = [q.output] if q.output is not None else []
     for name in names:
         if name not in problem.named or name in problem.leaves:
+            from gradcli.errors import suggest
+
+            known = [n for n in problem.named if n not in problem.leaves]
             raise SpecError(f"expect: {q.key} names '{name}', which is not an output or let "
-                            f"name", at)
+                            f"name{suggest(name, known)}", at)
     for key in (q.source, q.other):
         if key is not None:
             try:
