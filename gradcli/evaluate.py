@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from gradcli.allocator import LARGE, tune_allocator
-from gradcli.cse import dedupe
 from gradcli.errors import NumericFault, SpecError
 from gradcli.graph import Node, const, toposort
 from gradcli.ops import TABLE
 from gradcli.reassociate import reassociate
+from gradcli.simplify import simplify
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,9 @@ class Program:
 
 
 def plan(outputs: Sequence[Node]) -> Program:
-    outputs = dedupe(reassociate(dedupe(outputs)))
+    # The same simplification the printers show (folding, CSE, identities),
+    # then products reassociated, then merged again.
+    outputs = simplify(reassociate(simplify(outputs, ieee=True).outputs), ieee=True).outputs
     order = toposort(outputs)
     if any(node.size >= LARGE for node in order):
         tune_allocator()

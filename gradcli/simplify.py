@@ -26,7 +26,7 @@ from gradcli.ops import TABLE
 from gradcli.ops import nodes as N
 
 MAX_PASSES = 4
-SMALL_CONSTANT = 64  # constants up to this size are compared by value (as gradcli.cse)
+SMALL_CONSTANT = 64  # constants up to this size are compared by value
 
 
 @dataclass(frozen=True)
@@ -45,15 +45,18 @@ class Simplified:
     stats: Stats
 
 
-def simplify(outputs: Sequence[Node | None]) -> Simplified:
-    """Simplify the graph of `outputs`; repeated until nothing changes."""
+def simplify(outputs: Sequence[Node | None], ieee: bool = False) -> Simplified:
+    """Simplify the graph of `outputs`; repeated until nothing changes.
+
+    `ieee=True` (evaluation) keeps products with zero, whose value is NaN
+    where the other factor is inf or NaN; printing drops them."""
     present = [o for o in outputs if o is not None]
     before = len(toposort(present))
     mapping: dict[int, Node] = {id(n): n for n in toposort(present)}
     current = list(outputs)
     totals = [0, 0, 0]
     for _ in range(MAX_PASSES):
-        rewriter = _Pass()
+        rewriter = _Pass(ieee)
         step = rewriter.run([o for o in current if o is not None])
         mapping = {k: step.get(id(v), v) for k, v in mapping.items()}
         current = [None if o is None else step[id(o)] for o in current]
@@ -118,7 +121,8 @@ def _is_eye(node: Node) -> bool:
 class _Pass:
     """One bottom-up rewrite: fold, rewrite identities, then merge duplicates."""
 
-    def __init__(self) -> None:
+    def __init__(self, ieee: bool = False) -> None:
+        self.ieee = ieee
         self.new: dict[int, Node] = {}
         self.canon: dict[Any, Node] = {}
         self.counts = [0, 0, 0]  # folded, merged, rewritten
@@ -155,7 +159,7 @@ class _Pass:
         return replace(const(value), origin=node.origin)
 
     def _identity(self, node: Node) -> Node | None:
-        result = _rewrite(node)
+        result = _rewrite(node, self.ieee)
         if result is None or result is node:
             return None
         self.counts[2] += 1
@@ -168,7 +172,7 @@ def _same_shape(x: Node, node: Node) -> bool:
     return x.shape == node.shape and x.dtype == node.dtype
 
 
-def _rewrite(node: Node) -> Node | None:
+def _rewrite(node: Node, ieee: bool = False) -> Node | None:
     """One algebraic identity at `node`, or None."""
     op, ins = node.op, node.inputs
     if op in ("add", "mul"):
@@ -178,7 +182,7 @@ def _rewrite(node: Node) -> Node | None:
             return a
         if uniform(a) == unit and _same_shape(b, node):
             return b
-        if op == "mul" and 0.0 in (uniform(a), uniform(b)):
+        if op == "mul" and not ieee and 0.0 in (uniform(a), uniform(b)):
             return N.fill(0.0, node.shape, node.dtype)
     elif op == "pow" and uniform(ins[1]) == 1.0 and _same_shape(ins[0], node):
         return ins[0]
@@ -202,7 +206,7 @@ def _rewrite(node: Node) -> Node | None:
             return b
         if _is_eye(b) and _same_shape(a, node):
             return a
-        if 0.0 in (uniform(a), uniform(b)):
+        if not ieee and 0.0 in (uniform(a), uniform(b)):
             return N.fill(0.0, node.shape, node.dtype)
     elif op == "getitem":
         x, index = ins[0], node.attrs["index"]
