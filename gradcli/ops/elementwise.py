@@ -62,8 +62,19 @@ def _sech2(x: np.ndarray) -> np.ndarray:
     return e
 
 
-_erf = np.vectorize(math.erf, otypes=[float])
-_erfc = np.vectorize(math.erfc, otypes=[float])
+def _elementwise_math(fn: Callable[[float], float]) -> Callable[[np.ndarray], np.ndarray]:
+    """A scalar function of `math` (erf, erfc: accurate in the tails) over an array:
+    numpy has none, and a plain map over a list is twice as fast as np.vectorize."""
+
+    def forward(x: np.ndarray) -> np.ndarray:
+        flat = np.fromiter(map(fn, np.ravel(x).tolist()), dtype=np.float64, count=np.size(x))
+        return flat.reshape(np.shape(x))
+
+    return forward
+
+
+_erf = _elementwise_math(math.erf)
+_erfc = _elementwise_math(math.erfc)
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
