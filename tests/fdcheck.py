@@ -129,3 +129,18 @@ def check_batching(build: Builder, *arrays: np.ndarray, batched: Sequence[bool],
         one = [s[k] if b else s for s, b in zip(stacks, batched)]
         expected = evaluate([out], _values(one))[0]
         np.testing.assert_allclose(got[k], expected, rtol=1e-12, atol=1e-12)
+
+
+def directional_fd(problem, grads: dict[str, np.ndarray], h: float = 1e-6,
+                   seed: int = 0) -> tuple[float, float]:
+    """(engine, central difference) of the sum of a Problem's outputs along a
+    random direction in the sources of `grads` (a {source: gradient} dict)."""
+    rng = np.random.default_rng(seed)
+    direction = {k: rng.standard_normal(problem.values[k].shape) for k in grads}
+    engine = sum(float(np.sum(grads[k] * d)) for k, d in direction.items())
+
+    def at(sign: float) -> float:
+        moved = {k: problem.values[k] + sign * h * d for k, d in direction.items()}
+        return float(sum(np.sum(v) for v in problem.evaluate(values=moved).values()))
+
+    return engine, (at(1) - at(-1)) / (2 * h)

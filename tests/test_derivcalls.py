@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fdcheck import directional_fd
 
 import gradcli
 from gradcli.cli import main
@@ -128,15 +129,7 @@ def _directional(p: gradcli.Problem, wrt: list[str], h: float = 1e-5,
     # difference quotient along it must agree
     grads = {k: np.zeros(p.values[k].shape) if g is None else g
              for k, g in p.grad(wrt=wrt).items()}
-    rng = np.random.default_rng(seed)
-    direction = {k: rng.standard_normal(p.values[k].shape) for k in grads}
-    engine = sum(float(np.sum(grads[k] * d)) for k, d in direction.items())
-
-    def at(sign: float) -> float:
-        moved = {k: p.values[k] + sign * h * d for k, d in direction.items()}
-        return float(sum(np.sum(v) for v in p.evaluate(values=moved).values()))
-
-    return engine, (at(1) - at(-1)) / (2 * h)
+    return directional_fd(p, grads, h, seed)
 
 
 @pytest.mark.parametrize("output", [

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from fdcheck import directional_fd
 
 import gradcli
 from gradcli.cli import cli, main
@@ -249,15 +250,7 @@ PINNISH = {
 def _fd_directional(p: gradcli.Problem, grads: dict[str, np.ndarray], h: float = 1e-6,
                     seed: int = 0) -> tuple[float, float]:
     """(engine, central difference) of the derivative along a random direction."""
-    rng = np.random.default_rng(seed)
-    direction = {k: rng.standard_normal(p.values[k].shape) for k in grads}
-    engine = sum(float(np.sum(grads[k] * d)) for k, d in direction.items())
-
-    def at(sign: float) -> float:
-        moved = {k: p.values[k] + sign * h * d for k, d in direction.items()}
-        return float(sum(np.sum(v) for v in p.evaluate(values=moved).values()))
-
-    return engine, (at(1) - at(-1)) / (2 * h)
+    return directional_fd(p, grads, h, seed)
 
 
 @pytest.mark.parametrize("wrt", [["x", "t"], ["u"], ["u.1.kernel", "x"], ["u.2.bias"]])
