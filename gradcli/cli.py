@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
 from gradcli import __version__
+from gradcli.cli_options import _remember_timings
 from gradcli.commands import basic, derivatives, plot, reference, symbolic
 from gradcli.errors import EXIT_BUG, GradcliError
 
@@ -21,7 +23,12 @@ class GradcliGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            start = time.perf_counter()
+            result = super().invoke(ctx)
+            from gradcli.cli_support import report_timings
+
+            report_timings(ctx, time.perf_counter() - start)
+            return result
         except GradcliError as exc:
             click.echo(f"gradcli: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
@@ -60,6 +67,10 @@ for command in (basic.eval_command, basic.grad_command, derivatives.jacobian_com
                 derivatives.hessian_command, derivatives.jvp_command, symbolic.check_command,
                 symbolic.symbolic_command, symbolic.graph_command, reference.ops_command,
                 reference.schema_command, plot.plot_command):
+    if "timings" not in {param.name for param in command.params}:
+        command.params.append(click.Option(
+            ["--timings"], is_flag=True, expose_value=False, is_eager=True,
+            callback=_remember_timings, help="Print where the time went to stderr."))
     cli.add_command(command)
 
 

@@ -87,10 +87,11 @@ def remember_timings(context: click.Context, _param: click.Parameter, value: boo
         context.find_root().meta["gradcli.timings"] = True
 
 
-def report_timings() -> None:
-    context = click.get_current_context(silent=True)
-    if context is not None and context.find_root().meta.get("gradcli.timings"):
-        click.echo(command_clock().report(), err=True)
+def report_timings(context: click.Context, total: float) -> None:
+    """`--timings`: the phases of the command that just ran, to stderr."""
+    if context.find_root().meta.get("gradcli.timings"):
+        clock = context.find_root().meta.get("gradcli.clock", Clock())
+        click.echo(clock.report(total), err=True)
 
 
 def parse_set(item: str, spec: Any, limit: int) -> tuple[str, Any]:
@@ -145,7 +146,6 @@ def emit(result: Any, fmt: str, out: str | None, precision: int | None,
             sys.stdout.flush()
     if bad:
         click.echo(f"gradcli: warning: non-finite values (NaN or inf) in {names}", err=True)
-    report_timings()
 
 
 def parse_cotangent(item: str, problem: Any, max_elements: int | None) -> tuple[str, Any]:

@@ -23,10 +23,15 @@ class Clock:
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
-    def report(self) -> str:
-        total = sum(self.seconds.values())
-        width = max((len(k) for k in self.seconds), default=5)
-        lines = [f"gradcli: timings: {k:<{width}} {v * 1e3:9.3f} ms"
-                 for k, v in self.seconds.items()]
-        lines.append(f"gradcli: timings: {'total':<{width}} {total * 1e3:9.3f} ms")
+    def report(self, total: float | None = None) -> str:
+        """One line per phase; with the command's wall time, also what the
+        phases do not cover (option parsing, imports, command logic)."""
+        rows = dict(self.seconds)
+        if total is not None:
+            rows["other (options, imports, command logic)"] = max(
+                0.0, total - sum(self.seconds.values()))
+        width = max((len(k) for k in rows), default=5)
+        lines = [f"gradcli: timings: {k:<{width}} {v * 1e3:9.3f} ms" for k, v in rows.items()]
+        whole = sum(self.seconds.values()) if total is None else total
+        lines.append(f"gradcli: timings: {'total':<{width}} {whole * 1e3:9.3f} ms")
         return "\n".join(lines)

@@ -179,3 +179,16 @@ def test_load_forwards_options() -> None:
 
     problem = gradcli.load(PATCH, max_elements=1000, check_finite=True)
     assert problem.max_elements == 1000 and problem.check_finite
+
+
+@pytest.mark.parametrize("command", ["check", "symbolic", "graph", "ops", "schema", "plot"])
+def test_every_command_takes_timings(command: str) -> None:
+    from gradcli.cli import cli as group
+
+    assert any(p.name == "timings" for p in group.commands[command].params)
+
+
+def test_timings_of_a_command_without_emit() -> None:
+    result = CliRunner().invoke(cli, ["check", PATCH, "--timings"])
+    assert result.exit_code == 0
+    assert "gradcli: timings: total" in result.stderr
