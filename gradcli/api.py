@@ -101,7 +101,7 @@ class Problem:
         chosen = []
         for name in names:
             if name not in self.named or name in self.leaves:
-                from gradcli.spec.load import suggest
+                from gradcli.errors import suggest
 
                 raise SpecError(f"unknown output '{name}'{suggest(name, self.outputs)}; "
                                 f"outputs: {', '.join(self.outputs)}", "--output")

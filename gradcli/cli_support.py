@@ -94,7 +94,9 @@ def report_timings(context: click.Context, total: float) -> None:
         click.echo(clock.report(total), err=True)
 
 
-def parse_set(item: str, spec: Any, limit: int) -> tuple[str, Any]:
+def parse_set(item: str, spec: Any, limit: int, option: str = "--set") -> tuple[str, Any]:
+    """NAME=VALUE of `--set` (and of `--tangent`/`--cotangent`, named by `option`):
+    a YAML literal or mapping, a constant expression, or @file.npy."""
     import yaml
 
     from gradcli.spec.inputs import load_array_file
@@ -103,23 +105,23 @@ def parse_set(item: str, spec: Any, limit: int) -> tuple[str, Any]:
     name, sep, text = item.partition("=")
     name = name.strip()
     if not sep:
-        raise SpecError(f"--set needs NAME=VALUE, got '{item}'", "--set")
-    check_name(name, Location("--set", 1, 1), "input")
+        raise SpecError(f"{option} needs NAME=VALUE, got '{item}'", option)
+    check_name(name, Location(option, 1, 1), "input")
     if text.startswith("@"):
-        array = load_array_file(Path(text[1:]), None, "--set", limit=limit)
+        array = load_array_file(Path(text[1:]), None, option, limit=limit)
         return name, array.astype(spec.dtype) if array.dtype.kind == "f" else array
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
-        raise SpecError(f"--set {name}: not a YAML value: {problem}", "--set") from None
+        raise SpecError(f"{option} {name}: not a YAML value: {problem}", option) from None
     previous = spec.inputs.get(name)
     dtype = str(previous.dtype) if isinstance(previous, np.ndarray) else spec.dtype
-    where = Location("--set", 1, len(name) + 2)
+    where = Location(option, 1, len(name) + 2)
     try:
         return name, input_value(value, dtype, Path.cwd(), where, limit)
     except SpecError as exc:
-        raise SpecError(f"--set {name}: {exc.message}", "--set") from None
+        raise SpecError(f"{option} {name}: {exc.message}", option) from None
 
 
 def emit(result: Any, fmt: str, out: str | None, precision: int | None,
@@ -148,11 +150,11 @@ def emit(result: Any, fmt: str, out: str | None, precision: int | None,
         click.echo(f"gradcli: warning: non-finite values (NaN or inf) in {names}", err=True)
 
 
-def parse_cotangent(item: str, problem: Any, max_elements: int | None) -> tuple[str, Any]:
-    name, sep, _ = item.partition("=")
-    if not sep:
-        raise SpecError(f"--cotangent needs OUT=VALUE, got '{item}'", "--cotangent")
-    _, value = parse_set(item, problem.spec, max_elements or MAX_ELEMENTS)
+def parse_direction(item: str, problem: Any, option: str,
+                    max_elements: int | None) -> tuple[str, np.ndarray]:
+    """`--tangent NAME=VALUE` / `--cotangent OUT=VALUE`: a value as in --set,
+    constant expressions evaluated."""
+    name, value = parse_set(item, problem.spec, max_elements or MAX_ELEMENTS, option)
     if not isinstance(value, np.ndarray):
         value = problem.constant_value(value)
-    return name.strip(), value
+    return name, value

@@ -101,8 +101,7 @@ def select(entries: Sequence[Entry], names: Iterable[str]) -> list[Entry]:
     """The entries named in `names` (all of them if `names` is empty).  An
     unknown name is a SpecError with a suggestion, so `gradcli ops relux`
     fails like any other typo."""
-    from gradcli.errors import SpecError
-    from gradcli.spec.load import suggest
+    from gradcli.errors import SpecError, suggest
 
     wanted = list(names)
     if not wanted:

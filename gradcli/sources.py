@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from gradcli.errors import Location, SpecError
 from gradcli.graph import Node, toposort
 from gradcli.ops import TABLE
-from gradcli.ops.structure import format_index, selected_shape
+from gradcli.ops.structure import selected_shape
 from gradcli.spec.expr import static_index
 
 W = TypeVar("W")
@@ -70,7 +70,7 @@ def parse_source(text: str, named: Mapping[str, Node], where: Location | str,
         raise SpecError(f"'{text}' is not a name or a component like x[0, 1]", where)
     name = dotted[0] if dotted else tree.id
     if name not in named:
-        from gradcli.spec.load import suggest
+        from gradcli.errors import suggest
 
         raise SpecError(f"unknown source '{name}'{suggest(name, [*models, *named])}; sources "
                         "are inputs, let names, models and model parameters: "
@@ -85,10 +85,6 @@ def parse_source(text: str, named: Mapping[str, Node], where: Location | str,
         except SpecError as exc:
             raise SpecError(f"'{text}': {exc.message}", where) from None
     return Source(text, name, node, index)
-
-
-def component_label(source: Source) -> str:
-    return source.name + (format_index(source.index) if source.index is not None else "")
 
 
 def explain_unconnected(source: Source, outputs: Sequence[tuple[str, Node]]) -> str:

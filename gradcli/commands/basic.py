@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from gradcli.cli_options import derivative_options, output_options, problem_options
-from gradcli.cli_support import build_problem, emit, parse_cotangent
+from gradcli.cli_support import build_problem, emit, parse_direction
 
 
 @click.command("eval")
@@ -44,6 +44,6 @@ def grad_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
     from gradcli.results import grad_result
 
     problem = build_problem(spec, expr, sets, dtype, max_elements)
-    cot = dict(parse_cotangent(item, problem, max_elements) for item in cotangents)
+    cot = dict(parse_direction(item, problem, "--cotangent", max_elements) for item in cotangents)
     result = grad_result(problem, list(wrt) or None, order, cot, list(outputs), unconnected)
     emit(result, fmt, out, precision, check_finite)

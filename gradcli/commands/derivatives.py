@@ -7,9 +7,8 @@ import re
 import click
 
 from gradcli.cli_options import derivative_options, output_options, problem_options
-from gradcli.cli_support import build_problem, emit, parse_set
+from gradcli.cli_support import build_problem, emit, parse_direction
 from gradcli.errors import SpecError
-from gradcli.spec.inputs import MAX_ELEMENTS
 
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)i?[bB]?\s*$")
 UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -113,15 +112,8 @@ def jvp_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
     from gradcli.results import jvp_result
 
     problem = build_problem(spec, expr, sets, dtype, max_elements)
-    tangent = {}
-    for item in tangents:
-        name, sep, _ = item.partition("=")
-        if not sep:
-            raise SpecError(f"--tangent needs NAME=VALUE, got '{item}'", "--tangent")
-        _, value = parse_set(item, problem.spec, max_elements or MAX_ELEMENTS)
-        if not hasattr(value, "shape"):
-            value = problem.constant_value(value)
-        tangent[name.strip()] = value
+    tangent = dict(parse_direction(item, problem, "--tangent", max_elements)
+                   for item in tangents)
     values, directional = problem.jvp_with_values(tangent, outputs=list(outputs) or None)
     emit(jvp_result(problem, values, directional, list(tangent)), fmt, out, precision,
          check_finite)

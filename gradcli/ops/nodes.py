@@ -149,22 +149,6 @@ def cast(a: Node, dtype: str) -> Node:
 
 # ---- structure -------------------------------------------------------------
 
-def normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
-    from gradcli.errors import ShapeError
-
-    if axis is None:
-        return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
-    out = []
-    for ax in axes:
-        if not -ndim <= int(ax) < ndim:
-            raise ShapeError(f"axis {ax} is out of range for an array of {ndim} dimensions")
-        out.append(int(ax) % ndim)
-    if len(set(out)) != len(out):
-        raise ShapeError(f"repeated axis in {axes}")
-    return tuple(sorted(out))
-
-
 def reshape(a: Node, shape: Shape) -> Node:
     shape = tuple(int(d) for d in shape)
     if a.shape == shape:

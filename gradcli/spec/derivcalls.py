@@ -108,7 +108,7 @@ def wrt_source(compiler: _Compiler, node: ast.expr, caller: str) -> Source:
                                   "expression a name in let: to differentiate at it)")
     name = target.id
     if name not in compiler.names:
-        from gradcli.spec.load import suggest
+        from gradcli.errors import suggest
 
         if name in compiler.callables:
             reason = f"'{name}' is a model; differentiate w.r.t. its input or a let name"

@@ -140,7 +140,7 @@ class _Compiler:
             return {"True": True, "False": False, "None": None}[name]
         if name in CATALOGUE or name in self.callables or name in DERIVATIVES:
             raise self.fail(node, f"'{name}' is a function: call it, e.g. {name}(x)")
-        raise self.fail(node, f"unknown name '{name}'{_suggest(name, self.known())}")
+        raise self.fail(node, f"unknown name '{name}'{suggest(name, self.known())}")
 
     def known(self) -> list[str]:
         return [*self.names, *CATALOGUE, *self.callables, *DERIVATIVES, *CONSTANTS]
@@ -217,7 +217,7 @@ class _Compiler:
             return self.callables[name](*args, **kwargs)
         function = CATALOGUE.get(name)
         if function is None:
-            raise self.fail(func, f"unknown function '{name}'{_suggest(name, self.known())}")
+            raise self.fail(func, f"unknown function '{name}'{suggest(name, self.known())}")
         try:
             return function.build(self.ctx, *args, **kwargs)
         except TypeError as exc:
@@ -317,7 +317,3 @@ def _snippet(text: str, node: ast.AST | None) -> str:
     part = (ast.get_source_segment(text, node) if node is not None else None) or text
     part = " ".join(part.split())
     return part if len(part) <= 60 else part[:57] + "..."
-
-
-def _suggest(name: str, known: list[str]) -> str:
-    return suggest(name, known)

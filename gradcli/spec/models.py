@@ -100,7 +100,7 @@ def parse_models(doc: Document, raw: Any, folder: Path, reserved: Mapping[str, s
 
 def _keys(doc: Document, path: tuple[Any, ...], body: dict[str, Any], allowed: tuple[str, ...],
           what: str) -> None:
-    from gradcli.spec.load import suggest
+    from gradcli.errors import suggest
 
     for key in body:
         if key not in allowed:
@@ -143,7 +143,7 @@ def _layers(doc: Document, path: tuple[Any, ...], raw: Any) -> tuple[Layer, ...]
 
 
 def _layer(doc: Document, path: tuple[Any, ...], index: int, item: Any) -> Layer:
-    from gradcli.spec.load import suggest
+    from gradcli.errors import suggest
 
     where = doc.at(path)
     if isinstance(item, str):
@@ -194,7 +194,7 @@ def _dense(doc: Document, path: tuple[Any, ...], index: int, where: Location,
 
 
 def _activation(doc: Document, path: tuple[Any, ...], name: Any) -> str:
-    from gradcli.spec.load import suggest
+    from gradcli.errors import suggest
 
     if name is None:
         return "linear"
@@ -221,7 +221,7 @@ def _init(doc: Document, path: tuple[Any, ...], raw: Any) -> Init:
 
 def _initializer(doc: Document, path: tuple[Any, ...], raw: Any) -> inits.Initializer:
     """`name`, or `{name: {param: value}}`, or `{constant: value}`."""
-    from gradcli.spec.load import suggest
+    from gradcli.errors import suggest
 
     where = doc.at(path)
     params: Any = None
