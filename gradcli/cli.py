@@ -12,7 +12,6 @@ from typing import Any
 import click
 
 from gradcli import __version__
-from gradcli.cli_options import _remember_timings
 from gradcli.commands import basic, derivatives, plot, reference, symbolic
 from gradcli.errors import EXIT_BUG, GradcliError
 
@@ -63,14 +62,21 @@ def cli(debug: bool) -> None:
     """
 
 
+def _remember_timings(context: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        context.find_root().meta["gradcli.timings"] = True
+
+
 for command in (basic.eval_command, basic.grad_command, derivatives.jacobian_command,
                 derivatives.hessian_command, derivatives.jvp_command, symbolic.check_command,
                 symbolic.symbolic_command, symbolic.graph_command, reference.ops_command,
                 reference.schema_command, plot.plot_command):
-    if "timings" not in {param.name for param in command.params}:
-        command.params.append(click.Option(
-            ["--timings"], is_flag=True, expose_value=False, is_eager=True,
-            callback=_remember_timings, help="Print where the time went to stderr."))
+    # One --timings for every command; the group reports after the command ran.
+    command.params.append(click.Option(
+        ["--timings"], is_flag=True, expose_value=False, is_eager=True,
+        callback=_remember_timings,
+        help="Print where the time went (load, build, differentiate, plan, evaluate, "
+             "render) to stderr."))
     cli.add_command(command)
 
 

@@ -36,12 +36,6 @@ problem_options = _stack(
                  help="Refuse arrays larger than this many elements (default 50,000,000)."),
 )
 
-def _remember_timings(context: click.Context, param: click.Parameter, value: bool) -> None:
-    from gradcli.cli_support import remember_timings
-
-    remember_timings(context, param, value)
-
-
 output_options = _stack(
     click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
                  show_default=True, help="Output format."),
@@ -51,10 +45,6 @@ output_options = _stack(
                  help="Significant digits in text/csv output."),
     click.option("--check-finite", is_flag=True,
                  help="Exit 3 if any result is NaN or infinite (default: warn only)."),
-    click.option("--timings", is_flag=True, expose_value=False, is_eager=True,
-                 callback=_remember_timings,
-                 help="Print where the time went (load, build, differentiate+plan, "
-                      "evaluate, render) to stderr."),
 )
 
 

@@ -82,11 +82,6 @@ def command_clock() -> Clock:
     return context.find_root().meta.setdefault("gradcli.clock", Clock())
 
 
-def remember_timings(context: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        context.find_root().meta["gradcli.timings"] = True
-
-
 def report_timings(context: click.Context, total: float) -> None:
     """`--timings`: the phases of the command that just ran, to stderr."""
     if context.find_root().meta.get("gradcli.timings"):
