@@ -19,9 +19,10 @@ from gradcli.autodiff import jvp, sum_all, vjp
 from gradcli.errors import Location, SpecError, suggest
 from gradcli.evaluate import Program, Watch, plan
 from gradcli.functions.context import Context
-from gradcli.graph import Node, depends_on, leaf
+from gradcli.graph import Node, Origin, depends_on, leaf, named
 from gradcli.ops import nodes as N
 from gradcli.ops.structure import getitem
+from gradcli.rules import STANDARD, RuleTable
 from gradcli.sources import Source, expand_models, explain_unconnected, parse_source
 from gradcli.spec.expr import compile_expr
 from gradcli.spec.inputs import MAX_ELEMENTS
@@ -36,14 +37,17 @@ Values = Mapping[str, Any]
 
 
 def load(source: str | Path | dict[str, Any], dtype: str | None = None,
-         max_elements: int = MAX_ELEMENTS, check_finite: bool = False) -> Problem:
+         max_elements: int = MAX_ELEMENTS, check_finite: bool = False,
+         rules: RuleTable | None = None) -> Problem:
     """A Problem from a spec file path or a dict shaped like the YAML;
-    `check_finite`: NaN/inf in a result raises NumericFault naming where it arose."""
+    `check_finite`: NaN/inf in a result raises NumericFault naming where it arose;
+    `rules`: the rewrite rules (default `rules.STANDARD`; `rules.NO_RULES` runs
+    every program exactly as built, as verification does)."""
     if isinstance(source, dict):
         spec = load_dict(source, dtype=dtype, limit=max_elements)
     else:
         spec = load_file(str(source), dtype=dtype, limit=max_elements)
-    return Problem(spec, max_elements=max_elements, check_finite=check_finite)
+    return Problem(spec, max_elements=max_elements, check_finite=check_finite, rules=rules)
 
 
 @dataclass(frozen=True)
@@ -58,12 +62,14 @@ class Problem:
     """A spec's graph: inputs as leaves, `let` and outputs as nodes."""
 
     def __init__(self, spec: Spec, sets: Mapping[str, np.ndarray] | None = None,
-                 max_elements: int = MAX_ELEMENTS, check_finite: bool = False) -> None:
+                 max_elements: int = MAX_ELEMENTS, check_finite: bool = False,
+                 rules: RuleTable | None = None) -> None:
         self.spec = spec
+        self.rules = STANDARD if rules is None else rules
         self.max_elements = max_elements
         self.check_finite = check_finite  # --check-finite: see evaluate.Watch
         self.clock = Clock()  # where the time goes (`--timings`)
-        self.ctx = Context(spec.dtype, max_elements)
+        self.ctx = Context(spec.dtype, max_elements, self.rules)
         self.values: dict[str, np.ndarray] = {}
         self.leaves: dict[str, Node] = {}
         raw = {**spec.inputs, **(sets or {})}
@@ -74,12 +80,16 @@ class Problem:
         self.named: dict[str, Node] = dict(self.leaves)
         self.models = ModelSet(spec.models, self.ctx)  # parameters appear as models are called
         calls = self.models.callables
+        # Every let and output is a `named` node: the fixed point at which
+        # derivatives with respect to it are taken (see graph.named).
         for expr in spec.lets:
-            self.named[expr.name] = compile_expr(expr.text, self.named, self.ctx, expr.where,
-                                                 calls)
+            self.named[expr.name] = named(
+                compile_expr(expr.text, self.named, self.ctx, expr.where, calls), expr.name,
+                Origin(expr.where, expr.text))
         self.outputs: dict[str, Node] = {}
         for expr in spec.outputs:
-            node = compile_expr(expr.text, self.named, self.ctx, expr.where, calls)
+            node = named(compile_expr(expr.text, self.named, self.ctx, expr.where, calls),
+                         expr.name, Origin(expr.where, expr.text))
             self.outputs[expr.name] = node
             self.named[expr.name] = node
         for table in (self.leaves, self.named):
@@ -90,7 +100,7 @@ class Problem:
     def constant_value(self, value: ConstExpr) -> np.ndarray:
         """The array of a constant expression (inputs like "ones((4, 1)) * 2")."""
         node = compile_expr(value.text, {}, self.ctx, value.where)
-        (array,) = plan([node]).run({})
+        (array,) = plan([node], self.rules).run({})
         return np.asarray(array, dtype=self.spec.dtype if node.is_float else node.dtype)
 
     # ---- selection ---------------------------------------------------------------
@@ -147,7 +157,7 @@ class Problem:
         program = self._plans.get(key)
         if program is None:
             with self.clock.phase("plan"):
-                program = self._plans[key] = plan([node for _, node in chosen])
+                program = self._plans[key] = plan([node for _, node in chosen], self.rules)
         with self.clock.phase("evaluate"):
             arrays = program.run(self.inputs_for(values), watch := self._watch())
         return _verified(watch, "outputs",
@@ -179,10 +189,11 @@ class Problem:
         seeds = [leaf(f"cotangent:{name}", node.shape, node.dtype) if name in cotangent
                  else N.ones_like(node) for name, node in chosen]
         with self.clock.phase("differentiate (derivative graph)"):
-            results = _nested_grads([node for _, node in chosen], seeds, sources, order)
+            results = _nested_grads([node for _, node in chosen], seeds, sources, order,
+                                    self.rules)
         connected = tuple(r is not None for r in results)
         with self.clock.phase("plan"):
-            program = plan([r for r in results if r is not None])
+            program = plan([r for r in results if r is not None], self.rules)
         built = GradPlan(program, sources, connected, tuple(cotangent))
         self._plans[key] = self._plans[request] = built
         return built
@@ -228,7 +239,8 @@ class Problem:
         if block_plan is None:
             with self.clock.phase("differentiate + plan"):
                 block_plan = self._plans[key] = plan_jacobian(
-                    chosen, sources, mode, batch_axis, chunk_size, memory, self.max_elements)
+                    chosen, sources, mode, batch_axis, chunk_size, memory, self.max_elements,
+                    self.rules)
         return self._run_blocks(block_plan, chosen, sources, values, progress)
 
     def hessian(self, batch_axis: int | None = None, values: Values | None = None,
@@ -247,7 +259,8 @@ class Problem:
         if block_plan is None:
             with self.clock.phase("differentiate + plan"):
                 block_plan = self._plans[key] = plan_hessian(
-                    chosen, sources, batch_axis, chunk_size, memory, self.max_elements)
+                    chosen, sources, batch_axis, chunk_size, memory, self.max_elements,
+                    self.rules)
         return self._run_blocks(block_plan, chosen, sources, values, progress, "hessian")
 
     def _resolve(self, wrt: Sequence[str] | None, outputs: Sequence[str] | None
@@ -274,7 +287,8 @@ class Problem:
             key = ("independence", tuple(s.key for s in sources), tuple(n for n, _ in chosen))
             if key not in self._plans:
                 with self.clock.phase("check sample independence"):
-                    check_independent(independence_program([n for _, n in chosen], sources),
+                    check_independent(independence_program([n for _, n in chosen], sources,
+                                                           self.rules),
                                       sources, block_plan.samples, inputs)
                 self._plans[key] = True
         if watch := self._watch():  # every batched pass reports to it
@@ -308,12 +322,12 @@ class Problem:
         if program is None:
             leaves = {id(self.leaves[n]): leaf(f"tangent:{n}", self.leaves[n].shape,
                                                  self.leaves[n].dtype) for n in names}
-            tangents = jvp([node for _, node in chosen], leaves)
+            tangents = jvp([node for _, node in chosen], leaves, self.rules)
             nodes = [node for _, node in chosen] + [
                 t if t is not None else N.zeros_like(node)
                 for t, (_, node) in zip(tangents, chosen)]
             with self.clock.phase("plan"):
-                program = self._plans[key] = plan(nodes)
+                program = self._plans[key] = plan(nodes, self.rules)
         feed = dict(self.inputs_for(values))
         for name in names:
             node = self.leaves[name]
@@ -353,12 +367,12 @@ def _component(g: Node | None, source: Source) -> Node | None:
 
 
 def _nested_grads(outputs: list[Node], seeds: list[Node], sources: Sequence[Source],
-                  order: int) -> list[Node | None]:
+                  order: int, rules: RuleTable = STANDARD) -> list[Node | None]:
     """Order 1 for all sources in one reverse pass; each further order is the
     gradient of the sum of the previous result (seed 002's nested tapes).  A
     higher order that no longer depends on the source is zero, not None: the
     first derivative was connected, it is just constant."""
-    first = vjp(outputs, seeds, [s.node for s in sources])
+    first = vjp(outputs, seeds, [s.node for s in sources], rules)
     results = [_component(g, s) for g, s in zip(first, sources)]
     for _ in range(order - 1):
         nxt: list[Node | None] = []
@@ -368,7 +382,8 @@ def _nested_grads(outputs: list[Node], seeds: list[Node], sources: Sequence[Sour
                 continue
             deeper = None
             if id(source.node) in depends_on([g], [source.node]):
-                (deeper,) = vjp([sum_all(g)], [N.fill(1.0, (), g.dtype)], [source.node])
+                (deeper,) = vjp([sum_all(g)], [N.fill(1.0, (), g.dtype)], [source.node],
+                                rules)
             deeper = _component(deeper, source)
             if deeper is None:
                 shape = g.shape

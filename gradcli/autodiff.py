@@ -4,22 +4,26 @@ return nodes, never numbers, so their results can be transformed again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 
-from gradcli.graph import Node, depends_on, toposort
+from gradcli.graph import Node, depends_on, rule_origin, toposort
 from gradcli.ops import TABLE
 from gradcli.ops import nodes as N
+from gradcli.rewrite import settle
+from gradcli.rules import STANDARD, RuleTable
+
+GRAD = rule_origin("grad")  # an accumulated adjoint
 
 
 def vjp(outputs: Sequence[Node], cotangents: Sequence[Node | None],
-        sources: Sequence[Node]) -> list[Node | None]:
+        sources: Sequence[Node], rules: RuleTable = STANDARD) -> list[Node | None]:
     """Cotangent of every source: sum over outputs of cotangent · d output / d source.
 
     A source may be any node of the graph (an input or an intermediate, whose
     result is then its adjoint).  None means the outputs do not depend on it.
     Adjoints are only formed for nodes that depend on a source, so gradients
-    nobody asked for are never built.
+    nobody asked for are never built.  What each derivative rule builds goes
+    through the `build` pass of `rules` (never the forward nodes).
     """
     live = depends_on(outputs, sources)
     order = toposort(outputs)
@@ -27,7 +31,7 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node | None],
     adjoint: dict[int, Node] = {}
     for out, cot in zip(outputs, cotangents):
         if cot is not None and id(out) in live:
-            _accumulate(adjoint, out, cot, known)
+            _accumulate(adjoint, out, cot, known, rules)
     wanted = {id(s) for s in sources}
     for node in reversed(order):
         g = adjoint.get(id(node))
@@ -41,55 +45,26 @@ def vjp(outputs: Sequence[Node], cotangents: Sequence[Node | None],
             continue
         # An intermediate source keeps its adjoint but still passes it on, so
         # that inputs asked for beside it get their total derivative.
-        grads = label(rule(g, node, needs), f"grad/{node.op}", known)
+        grads = settle(rule(g, node, needs), known, rules, rule_origin(f"grad/{node.op}"))
         for x, gx in zip(node.inputs, grads):
             if gx is not None and id(x) in live and x.is_float:
-                _accumulate(adjoint, x, gx, known)
+                _accumulate(adjoint, x, gx, known, rules)
     return [adjoint.get(id(s)) if id(s) in wanted else None for s in sources]
 
 
-def _accumulate(adjoint: dict[int, Node], node: Node, g: Node, known: dict[int, Node]) -> None:
+def _accumulate(adjoint: dict[int, Node], node: Node, g: Node, known: dict[int, Node],
+                rules: RuleTable) -> None:
     if g.dtype != node.dtype:
         g = N.cast(g, node.dtype)
     if g.shape != node.shape:
         g = N.broadcast_to(g, node.shape)
     previous = adjoint.get(id(node))
-    (adjoint[id(node)],) = label([g if previous is None else N.add(previous, g)], "grad", known)
+    (adjoint[id(node)],) = settle([g if previous is None else N.add(previous, g)], known, rules,
+                                  GRAD)
 
 
-def label(results: Iterable[Node | None], origin: str,
-          known: dict[int, Node]) -> list[Node | None]:
-    """The nodes a derivative rule just built, copied with `origin` set (like
-    `grad/sin`), so printers can name them as TensorFlow does
-    (`gradients/Sin_grad/mul`).  `known` holds every node that existed before
-    the rule ran (the walk stops there; holding the nodes keeps their ids
-    unique) and grows by the copies."""
-    results = list(results)
-    fresh: list[Node] = []
-    seen: set[int] = set()
-    stack = [r for r in results if r is not None]
-    while stack:
-        node = stack[-1]
-        if id(node) in known or id(node) in seen:
-            stack.pop()
-            continue
-        pending = [i for i in node.inputs if id(i) not in known and id(i) not in seen]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        seen.add(id(node))
-        fresh.append(node)
-    copies: dict[int, Node] = {}
-    for node in fresh:
-        inputs = tuple(copies.get(id(i), i) for i in node.inputs)
-        copy = replace(node, inputs=inputs, origin=node.origin or origin)
-        copies[id(node)] = copy
-        known[id(copy)] = copy
-    return [None if r is None else copies.get(id(r), r) for r in results]
-
-
-def jvp(outputs: Sequence[Node], tangents: dict[int, Node]) -> list[Node | None]:
+def jvp(outputs: Sequence[Node], tangents: dict[int, Node],
+        rules: RuleTable = STANDARD) -> list[Node | None]:
     """Tangent of every output given tangents of some nodes (keyed by id).
 
     Nodes not on a path from a tangent get none (a zero), so the program only
@@ -111,7 +86,7 @@ def jvp(outputs: Sequence[Node], tangents: dict[int, Node]) -> list[Node | None]
         if result is not None:
             if result.shape != node.shape:
                 result = N.broadcast_to(result, node.shape)
-            (tangent[id(node)],) = label([result], f"jvp/{node.op}", known)
+            (tangent[id(node)],) = settle([result], known, rules, rule_origin(f"jvp/{node.op}"))
     return [tangent.get(id(o)) for o in outputs]
 
 
@@ -121,8 +96,9 @@ def sum_all(node: Node) -> Node:
 
 
 def grad(outputs: Sequence[Node], sources: Sequence[Node],
-         cotangents: Sequence[Node | None] | None = None) -> list[Node | None]:
+         cotangents: Sequence[Node | None] | None = None,
+         rules: RuleTable = STANDARD) -> list[Node | None]:
     """d(sum of outputs)/d(source), or the vjp with the given output cotangents."""
     if cotangents is None:
         cotangents = [N.ones_like(o) for o in outputs]
-    return vjp(outputs, cotangents, sources)
+    return vjp(outputs, cotangents, sources, rules)

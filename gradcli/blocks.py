@@ -29,6 +29,7 @@ from gradcli.jacobians import (
     rows_to_blocks,
     source_inner,
 )
+from gradcli.rules import STANDARD, RuleTable
 from gradcli.sources import Source
 
 Progress = Callable[[int, int], None]
@@ -97,9 +98,9 @@ def _sized(blocks_elements: int, itemsize: int, budget: int, limit: int, what: s
 
 
 def _run_for(build: Build, basis: Basis, itemsize: int, budget: int,
-             chunk_size: int | None) -> Chunked:
+             chunk_size: int | None, rules: RuleTable) -> Chunked:
     chunk = choose_chunk(build, max(basis.count, 1), itemsize, budget, chunk_size)
-    return chunked(build, basis, chunk)
+    return chunked(build, basis, chunk, rules)
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def _layout(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
 
 def plan_jacobian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source], mode: str,
                   batch_axis: int | None, chunk_size: int | None, max_memory: int,
-                  limit: int) -> BlockPlan:
+                  limit: int, rules: RuleTable = STANDARD) -> BlockPlan:
     layout = _layout(outputs, sources, batch_axis)
     samples, per, itemsize, inners, lead = (layout.samples, layout.per, layout.itemsize,
                                             layout.inners, layout.lead)
@@ -145,15 +146,16 @@ def plan_jacobian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source]
         size = int(np.prod(outs[name], dtype=np.int64))
         if mode == "rev" or (mode == "auto" and size <= total_src):
             basis = Basis(node.shape, None, per)
-            run = _run_for(rev_builder(node, sources, per), basis, itemsize, budget, chunk_size)
+            run = _run_for(rev_builder(node, sources, per, rules), basis, itemsize, budget,
+                           chunk_size, rules)
             _collect(runs, blocks, missing, run, [(name, s.key) for s in sources],
                      outs[name], [inners[s.key] for s in sources], True)
         else:
             fwd_outputs.append((name, node))
     for source in sources if fwd_outputs else ():
         basis = Basis(source.node.shape, source.index, per)
-        build = fwd_builder([node for _, node in fwd_outputs], source)
-        run = _run_for(build, basis, itemsize, budget, chunk_size)
+        build = fwd_builder([node for _, node in fwd_outputs], source, rules)
+        run = _run_for(build, basis, itemsize, budget, chunk_size, rules)
         _collect(runs, blocks, missing, run, [(name, source.key) for name, _ in fwd_outputs],
                  inners[source.key], [outs[name] for name, _ in fwd_outputs], False)
     return BlockPlan(tuple(runs), tuple(blocks), samples, tuple(missing), shapes)
@@ -175,7 +177,7 @@ def _collect(runs: list[Chunked], blocks: list[Block], missing: list[tuple[str, 
 
 def plan_hessian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
                  batch_axis: int | None, chunk_size: int | None, max_memory: int,
-                 limit: int) -> BlockPlan:
+                 limit: int, rules: RuleTable = STANDARD) -> BlockPlan:
     layout = _layout(outputs, sources, batch_axis)
     samples, per, itemsize, inners, lead = (layout.samples, layout.per, layout.itemsize,
                                             layout.inners, layout.lead)
@@ -183,7 +185,7 @@ def plan_hessian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
               for i in sources for j in sources}
     budget = _sized(sum(int(np.prod(v, dtype=np.int64)) for v in shapes.values()), itemsize,
                     max_memory, limit, "Hessian")
-    grads = gradient_nodes([n for _, n in outputs], sources, per)
+    grads = gradient_nodes([n for _, n in outputs], sources, per, rules)
     runs: list[Chunked] = []
     blocks: list[Block] = []
     missing: list[tuple[str, str, bool]] = []
@@ -196,21 +198,21 @@ def plan_hessian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
             missing += [(i.key, s.key, False) for _, i in connected]
     linked = {s.key for _, s in connected}
     for j in [j for j in sources if j.key in linked] if connected else ():
-        build = _hessian_builder([g for g, _ in connected], j)
+        build = _hessian_builder([g for g, _ in connected], j, rules)
         basis = Basis(j.node.shape, j.index, per)
-        run = _run_for(build, basis, itemsize, budget, chunk_size)
+        run = _run_for(build, basis, itemsize, budget, chunk_size, rules)
         _collect(runs, blocks, missing, run, [(i.key, j.key) for _, i in connected],
                  inners[j.key], [inners[i.key] for _, i in connected], False, zero=True)
     return BlockPlan(tuple(runs), tuple(blocks), samples, tuple(missing), shapes)
 
 
-def _hessian_builder(grads: Sequence[Node], source: Source) -> Build:
+def _hessian_builder(grads: Sequence[Node], source: Source, rules: RuleTable) -> Build:
     """Forward over reverse: the JVP of the gradient graph, batched over a basis."""
     node = source.node
 
     def build(chunk: int) -> list[Node | None]:
         tangent = leaf("tangent", node.shape, node.dtype)
-        outs = jvp(list(grads), {id(node): tangent})
+        outs = jvp(list(grads), {id(node): tangent}, rules)
         return vmap(outs, {id(tangent): leaf(BASIS, (chunk,) + node.shape, node.dtype)})
 
     return build
@@ -230,13 +232,14 @@ def run_blocks(block_plan: BlockPlan, values: dict[str, np.ndarray], dtype: str,
     return out
 
 
-def independence_program(targets: Sequence[Node], sources: Sequence[Source]) -> Program | None:
+def independence_program(targets: Sequence[Node], sources: Sequence[Source],
+                         rules: RuleTable = STANDARD) -> Program | None:
     """A JVP with tangents on every source, to test that sample 0 of the
     sources moves nothing but sample 0 of the targets (--batch-axis 0)."""
     tangents = {id(s.node): leaf(f"tangent:{s.name}", s.node.shape, s.node.dtype)
                 for s in sources}
-    outs = [t for t in jvp(list(targets), tangents) if t is not None]
-    return plan(outs) if outs else None
+    outs = [t for t in jvp(list(targets), tangents, rules) if t is not None]
+    return plan(outs, rules) if outs else None
 
 
 def check_independent(program: Program | None, sources: Sequence[Source], samples: int,

@@ -4,7 +4,6 @@ has run, so peak memory follows the live values, not the graph size."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -14,10 +13,10 @@ import numpy as np
 
 from gradcli.allocator import LARGE, tune_allocator
 from gradcli.errors import NumericFault, SpecError
-from gradcli.graph import Node, const, toposort
+from gradcli.graph import Node, Origin, const, toposort
 from gradcli.ops import TABLE
-from gradcli.reassociate import reassociate
-from gradcli.simplify import simplify
+from gradcli.rewrite import rewrite
+from gradcli.rules import STANDARD, RuleTable
 
 
 @dataclass(frozen=True)
@@ -89,10 +88,10 @@ class Program:
         return outputs
 
 
-def plan(outputs: Sequence[Node]) -> Program:
-    # The same simplification the printers show (folding, CSE, identities),
-    # then products reassociated, then merged again.
-    outputs = simplify(reassociate(simplify(outputs, ieee=True).outputs), ieee=True).outputs
+def plan(outputs: Sequence[Node], rules: RuleTable = STANDARD) -> Program:
+    """Schedule the program of `outputs` after the `evaluate` pass of `rules`
+    (folding, merging, identities exact in IEEE up to rounding, names dropped)."""
+    outputs = rewrite(outputs, rules, "evaluate").outputs
     order = toposort(outputs)
     if any(node.size >= LARGE for node in order):
         tune_allocator()
@@ -164,7 +163,6 @@ def evaluate(outputs: Sequence[Node], values: Mapping[str, np.ndarray]) -> list[
 # finite operands into NaN/inf.  A NaN that is later masked (the untaken
 # branch of `where`) is therefore never reported: the result is fine.
 
-SITE = re.compile(r"^(?P<where>.+?:\d+:\d+): (?P<text>.*)$", re.S)
 SEED_LEAVES = ("cotangent", "tangent", "basis:")
 
 
@@ -268,15 +266,15 @@ def describe(node: Node, bad: Bad, context: Sequence[Node], operands_bad: Sequen
     """(message, location) for the node where a non-finite value arose."""
     derivative = _is_derivative(node)
     site = _forward_site(node, context) if derivative else node
-    match = SITE.match(site.origin) if site is not None else None
-    where = match.group("where") if match else None
-    text = f" in `{match.group('text')}`" if match else ""
+    forward = site is not None and _is_site(site.origin)
+    where = str(site.origin.where) if forward else None
+    text = f" in `{site.origin.text}`" if forward else ""
     if derivative:
-        made = f"node {node.origin}, op '{node.op}'" if node.origin else \
+        made = f"node {node.origin.rule}, op '{node.op}'" if node.origin.rule else \
             f"op '{node.op}' of a batched pass"
-        near = "" if node.origin else "near "
+        near = "" if node.origin.rule else "near "
         role = f"the derivative program ({made}" + (
-            f", {near}the derivative of '{site.op}'{text})" if match else ")")
+            f", {near}the derivative of '{site.op}'{text})" if forward else ")")
     else:
         role = f"the forward program (op '{node.op}'{text})"
     inherited = [_operand_name(n) for n, b in zip(operand_nodes, operands_bad)
@@ -302,20 +300,18 @@ def _is_derivative(node: Node) -> bool:
         if id(n) in seen:
             continue
         seen.add(id(n))
-        if _rule(n.origin) or (
+        if n.origin.rule or (
                 n.op == "input" and str(n.attrs.get("name", "")).startswith(SEED_LEAVES)):
             return True
-        if SITE.match(n.origin):
+        if _is_site(n.origin):
             continue  # a forward node: everything above it is forward too
         stack.extend(n.inputs)
     return False
 
 
-def _rule(origin: str) -> str:
-    """The derivative rule a node's origin names ("grad", "grad/sin",
-    "jvp/exp"), or "" for a forward site ("FILE:LINE:COL: text", whatever
-    the file is called) and for no origin."""
-    return "" if not origin or SITE.match(origin) else origin
+def _is_site(origin: Origin) -> bool:
+    """A forward node located in the spec (not a derivative rule's node)."""
+    return origin.where is not None and not origin.rule
 
 
 def _forward_site(node: Node, context: Sequence[Node]) -> Node | None:
@@ -325,17 +321,17 @@ def _forward_site(node: Node, context: Sequence[Node]) -> Node | None:
     ancestor's site.  A heuristic, only for the message."""
     users: dict[int, list[Node]] = {}
     for user in toposort(context):
-        if SITE.match(user.origin):
+        if _is_site(user.origin):
             for x in user.inputs:
                 users.setdefault(id(x), []).append(user)
     frontier, seen = [node], {id(node)}
     while frontier:
         nxt = []
         for n in frontier:
-            rule = _rule(n.origin).split("/", 1)
+            rule = n.origin.rule.split("/", 1)
             op = rule[1] if len(rule) == 2 else None
             for x in n.inputs:
-                if op and x.op == op and SITE.match(x.origin):
+                if op and x.op == op and _is_site(x.origin):
                     return x  # the rule reuses the forward result (exp, sqrt, tanh)
                 for user in users.get(id(x), []) if op else []:
                     if user.op == op:

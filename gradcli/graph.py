@@ -1,13 +1,19 @@
 """The IR: immutable nodes whose shape and dtype are inferred when built.
 
 A node is identified by object identity (hashable, cheap); structural
-sharing is the job of `simplify` passes, not of node equality.  Nodes know no
-numbers except constants: evaluation lives in `evaluate.py`.
+sharing is the job of the rewrite passes, not of node equality.  Nodes know
+no numbers except constants: evaluation lives in `evaluate.py`.
+
+A node the user named (a `let`, an output) is wrapped in a `named` node: an
+identity that no rewrite matches, folds or merges, so "the gradient at h"
+always means the adjoint of exactly that node (DESIGN: a zero perturbation
+added at h).  The evaluate pass drops the wrappers once every derivative
+program is built.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -22,6 +28,41 @@ EMPTY: Mapping[str, Any] = MappingProxyType({})
 FOLD_LIMIT = 4096
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a node came from, for printers and error messages only.
+
+    A forward node has the spec location and source text of the
+    (sub)expression that built it; a derivative node has the rule that made
+    it (`grad/sin`, `jvp/exp`, `grad` for an accumulated adjoint, `grad/seed`).
+    """
+
+    where: Any = None   # a Location (or a command-line option name); None if unknown
+    text: str = ""      # the source text of the sub-expression
+    rule: str = ""      # the derivative rule that built the node, "" for forward nodes
+
+    def __bool__(self) -> bool:
+        return self.where is not None or bool(self.rule)
+
+    @property
+    def derivative(self) -> bool:
+        return bool(self.rule)
+
+    def __str__(self) -> str:
+        if self.rule:
+            return self.rule
+        if self.where is None:
+            return ""
+        return f"{self.where}: {self.text}" if self.text else str(self.where)
+
+
+NO_ORIGIN = Origin()
+
+
+def rule_origin(rule: str) -> Origin:
+    return Origin(rule=rule)
+
+
 @dataclass(frozen=True, eq=False)
 class Node:
     """One value of a program: `op` applied to `inputs` with static `attrs`."""
@@ -33,7 +74,7 @@ class Node:
     dtype: str
     # Where the node came from (a spec location and expression, or the
     # derivative rule that made it); used by printers and error messages only.
-    origin: str = field(default="", compare=False)
+    origin: Origin = field(default=NO_ORIGIN, compare=False)
 
     @property
     def ndim(self) -> int:
@@ -77,9 +118,17 @@ def is_const_scalar(node: Node, number: float) -> bool:
     return value is not None and value.size > 0 and bool(np.all(value == number))
 
 
+# Ops whose nodes are never folded into constants: a named node stays itself.
+NEVER_FOLDED = ("named",)
+
+
 def apply(op: str, inputs: Iterable[Node], attrs: Mapping[str, Any] | None = None,
-          origin: str = "") -> Node:
-    """Build a node of primitive `op`, inferring shape and dtype by its row's rule."""
+          origin: Origin = NO_ORIGIN) -> Node:
+    """Build a node of primitive `op`, inferring shape and dtype by its row's rule.
+
+    Operands that are all small constants are evaluated now by the row's own
+    forward (the evaluator run early: the value is the one evaluation would
+    give, and constants have no derivative)."""
     from gradcli.ops import TABLE  # the table imports graph ops; bind at call time
 
     row = TABLE[op]
@@ -87,12 +136,24 @@ def apply(op: str, inputs: Iterable[Node], attrs: Mapping[str, Any] | None = Non
     frozen = MappingProxyType(dict(attrs)) if attrs else EMPTY
     shape, dtype = row.infer(ins, frozen)
     node = Node(op, ins, frozen, tuple(int(d) for d in shape), dtype, origin)
-    if ins and all(i.op in ("const", "fill") for i in ins) and node.size <= FOLD_LIMIT \
-            and all(i.size <= FOLD_LIMIT for i in ins):
+    if ins and op not in NEVER_FOLDED and all(i.op in ("const", "fill") for i in ins) \
+            and node.size <= FOLD_LIMIT and all(i.size <= FOLD_LIMIT for i in ins):
         with np.errstate(all="ignore"):
-            value = row.forward(*(_constant_array(i) for i in ins), **frozen)
-        return const(np.asarray(value, dtype=dtype))
+            value = np.asarray(row.forward(*(_constant_array(i) for i in ins), **frozen),
+                               dtype=dtype)
+        return constant_node(value)
     return node
+
+
+def constant_node(value: np.ndarray) -> Node:
+    """A computed constant: a `fill` when every float element is the same
+    (printed as one number, never materialised), else a `const`."""
+    if value.ndim and value.size and value.dtype.kind == "f" and np.all(value == value.flat[0]):
+        return Node("fill", (), MappingProxyType({"value": float(value.flat[0]),
+                                                  "shape": value.shape,
+                                                  "dtype": str(value.dtype)}),
+                    value.shape, str(value.dtype))
+    return const(value)
 
 
 def _constant_array(node: Node) -> np.ndarray:
@@ -133,3 +194,25 @@ def depends_on(outputs: Iterable[Node], sources: Iterable[Node]) -> set[int]:
         if id(node) in source_ids or any(id(i) in reached for i in node.inputs):
             reached.add(id(node))
     return reached
+
+
+def named(node: Node, name: str, origin: Origin = NO_ORIGIN) -> Node:
+    """The user's name for `node`: a distinct identity node (see the module doc)."""
+    return Node("named", (node,), MappingProxyType({"name": name}), node.shape, node.dtype,
+                origin or node.origin)
+
+
+def substitute(outputs: Sequence[Node | None], replacements: Mapping[int, Node]
+               ) -> list[Node | None]:
+    """The outputs with some nodes (by id) replaced, every node above them
+    rebuilt as it was (same op and attrs, no rewriting); nodes that do not
+    depend on a replaced one are shared."""
+    new: dict[int, Node] = dict(replacements)
+    for node in toposort([o for o in outputs if o is not None]):
+        if id(node) in new or not node.inputs:
+            continue
+        inputs = tuple(new.get(id(i), i) for i in node.inputs)
+        if any(a is not b for a, b in zip(inputs, node.inputs)):
+            new[id(node)] = Node(node.op, inputs, node.attrs, node.shape, node.dtype,
+                                 node.origin)
+    return [None if o is None else new.get(id(o), o) for o in outputs]

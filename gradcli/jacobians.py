@@ -21,6 +21,7 @@ from gradcli.evaluate import Program, plan
 from gradcli.graph import Node, Shape, leaf, toposort
 from gradcli.ops import nodes as N
 from gradcli.ops.structure import getitem, selected_shape
+from gradcli.rules import STANDARD, RuleTable
 from gradcli.sources import Source
 
 BASIS = "basis:"
@@ -68,25 +69,27 @@ def source_inner(source: Source, per_sample: bool) -> Shape:
     return Basis(source.node.shape, source.index, per_sample).inner
 
 
-def rev_builder(y: Node, sources: Sequence[Source], per_sample: bool) -> Build:
+def rev_builder(y: Node, sources: Sequence[Source], per_sample: bool,
+                rules: RuleTable = STANDARD) -> Build:
     """Rows of d y / d source: the VJP, batched over output basis vectors."""
 
     def build(chunk: int) -> list[Node | None]:
         cot = leaf("cotangent", y.shape, y.dtype)
-        grads = vjp([y], [cot], [s.node for s in sources])
+        grads = vjp([y], [cot], [s.node for s in sources], rules)
         grads = [restrict(g, s, int(per_sample)) for g, s in zip(grads, sources)]
         return vmap(grads, {id(cot): leaf(BASIS, (chunk,) + y.shape, y.dtype)})
 
     return build
 
 
-def fwd_builder(ys: Sequence[Node | None], source: Source) -> Build:
+def fwd_builder(ys: Sequence[Node | None], source: Source,
+                rules: RuleTable = STANDARD) -> Build:
     """Columns of d y / d source: the JVP, batched over source basis vectors."""
     node = source.node
 
     def build(chunk: int) -> list[Node | None]:
         tangent = leaf("tangent", node.shape, node.dtype)
-        outs = jvp([y for y in ys if y is not None], {id(node): tangent})
+        outs = jvp([y for y in ys if y is not None], {id(node): tangent}, rules)
         outs_iter = iter(outs)
         full = [next(outs_iter) if y is not None else None for y in ys]
         return vmap(full, {id(tangent): leaf(BASIS, (chunk,) + node.shape, node.dtype)})
@@ -95,12 +98,12 @@ def fwd_builder(ys: Sequence[Node | None], source: Source) -> Build:
 
 
 def gradient_nodes(outputs: Sequence[Node], sources: Sequence[Source],
-                   per_sample: bool) -> list[Node | None]:
+                   per_sample: bool, rules: RuleTable = STANDARD) -> list[Node | None]:
     """Components of d(sum of outputs)/d(source): what a Hessian differentiates."""
     total = sum_all(outputs[0])
     for extra in outputs[1:]:
         total = N.add(total, sum_all(extra))
-    grads = vjp([total], [N.fill(1.0, (), total.dtype)], [s.node for s in sources])
+    grads = vjp([total], [N.fill(1.0, (), total.dtype)], [s.node for s in sources], rules)
     return [restrict(g, s, int(per_sample)) for g, s in zip(grads, sources)]
 
 
@@ -141,9 +144,9 @@ class Chunked:
         return [np.concatenate(p) if ok else None for p, ok in zip(parts, self.present)]
 
 
-def chunked(build: Build, basis: Basis, chunk: int) -> Chunked:
+def chunked(build: Build, basis: Basis, chunk: int, rules: RuleTable = STANDARD) -> Chunked:
     nodes = build(chunk)
-    program = plan([n for n in nodes if n is not None])
+    program = plan([n for n in nodes if n is not None], rules)
     return Chunked(program, basis, chunk, tuple(n is not None for n in nodes))
 
 
@@ -178,7 +181,7 @@ def rows_to_blocks(rows: np.ndarray, lead: Shape, inner: Shape, samples: int | N
     return np.transpose(shaped, order)
 
 
-def jacobian_node(y: Node, source: Source) -> Node | None:
+def jacobian_node(y: Node, source: Source, rules: RuleTable = STANDARD) -> Node | None:
     """The whole Jacobian d y / d source as one node of shape y.shape + source
     shape (for `jacobian(expr, wrt)` inside expressions): a batched VJP over
     a constant identity basis, so it is a graph and differentiable again."""
@@ -189,7 +192,7 @@ def jacobian_node(y: Node, source: Source) -> Node | None:
         return N.fill(0.0, y.shape + inner, y.dtype)
     eye = np.eye(y.size, dtype=y.dtype).reshape((y.size,) + y.shape)
     cot = leaf("cotangent", y.shape, y.dtype)
-    (g,) = vjp([y], [cot], [source.node])
+    (g,) = vjp([y], [cot], [source.node], rules)
     g = restrict(g, source, 0)
     if g is None:
         return None
@@ -197,9 +200,9 @@ def jacobian_node(y: Node, source: Source) -> Node | None:
     return N.reshape(rows, y.shape + inner)
 
 
-def hessian_node(y: Node, source: Source) -> Node | None:
+def hessian_node(y: Node, source: Source, rules: RuleTable = STANDARD) -> Node | None:
     """d²(sum of y)/d source² as one node (source shape twice)."""
-    (g,) = gradient_nodes([y], [source], False)
+    (g,) = gradient_nodes([y], [source], False, rules)
     if g is None:
         return None
     from gradcli.graph import const
@@ -208,7 +211,7 @@ def hessian_node(y: Node, source: Source) -> Node | None:
     count = int(np.prod(inner, dtype=np.int64))
     basis = Basis(source.node.shape, source.index).chunk(0, count, count, y.dtype)
     tangent = leaf("tangent", source.node.shape, source.node.dtype)
-    (tg,) = jvp([g], {id(source.node): tangent})
+    (tg,) = jvp([g], {id(source.node): tangent}, rules)
     if tg is None:
         return N.fill(0.0, inner + inner, y.dtype)
     (cols,) = vmap([tg], {id(tangent): const(basis)})

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gradcli.graph import Node, leaf
+from gradcli.graph import Node, leaf, rule_origin
 from gradcli.ops import nodes as N
-from gradcli.simplify import Stats, simplify
+from gradcli.rewrite import Stats, rewrite
+from gradcli.rules import STANDARD
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def _finish(kind: str, results: list[tuple[tuple[str, ...], str, Node | None]],
             names: dict[int, str], simplified: bool, summary: tuple[str, ...]) -> Program:
     if not simplified:
         return Program(kind, tuple(results), names, None, summary)
-    done = simplify([node for _, _, node in results])
+    done = rewrite([node for _, _, node in results], STANDARD, "print")
     carried: dict[int, str] = {}
     for old_id, name in names.items():
         new = done.mapping.get(old_id)
@@ -76,7 +77,7 @@ def grad_program(problem: Any, wrt: Sequence[str] | None, outputs: Sequence[str]
 
     chosen = problem.select_outputs(outputs)
     sources = problem.sources(wrt)
-    seeds = [replace(N.ones_like(node), origin="grad/seed") for _, node in chosen]
+    seeds = [replace(N.ones_like(node), origin=rule_origin("grad/seed")) for _, node in chosen]
     grads = _nested_grads([node for _, node in chosen], seeds, sources, order)
     target = target_text(chosen)
     results = [(("grad", s.key), grad_title(target, s.key, order, False), g)

@@ -187,7 +187,7 @@ TABLE = {
                            ["pad: "]),
     "eye": ("outputs:\n  y: sum(eye(10**7))\n", [], ["eye: "]),
     "diag far off the diagonal": ("outputs:\n  y: sum(diag([], 10**6))\n", [],
-                                  ["builds an array (fill)", "--max-elements"]),
+                                  ["builds an array (", "--max-elements"]),
     "full": ("outputs:\n  y: sum(full((10**7, 10**7), 2.0))\n", [], ["full: "]),
     "linspace": ("outputs:\n  y: sum(linspace(0, 1, 10**12))\n", [],
                  ["linspace: ", "linspace/arange"]),

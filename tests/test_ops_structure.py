@@ -86,6 +86,7 @@ CASES: list[Case] = [
     ("pad-1d", op("pad", widths=((3, 0),), value=-2.0), (rand(4),), ONE),
     ("pad-3d", op("pad", widths=((0, 0), (1, 1), (2, 0)), value=0.25), (rand(2, 1, 3),), ONE),
     ("cast-float64", op("cast", dtype="float64"), (rand(2, 3),), ONE),
+    ("named", lambda x: apply("named", (x,), {"name": "h"}), (rand(2, 3),), ONE),
 ]
 
 # setitem/addat: (index into a (4, 5) x, shape of v) with v broadcast where smaller.

@@ -54,6 +54,7 @@ EXAMPLES: dict[str, tuple[Callable[..., Node], tuple]] = {
     "fill": (lambda: N.fill(2.5, (2, 3), "float64"), ()),
     "cast": (lambda x: apply("cast", (x,), {"dtype": "float32"}), (normal,)),
     "stop_gradient": (lambda x: N.stop_gradient(x), (normal,)),
+    "named": (lambda x: apply("named", (x,), {"name": "h"}), (normal,)),
     "reshape": (lambda x: N.reshape(x, (3, 2)), (normal,)),
     "broadcast_to": (lambda x: N.broadcast_to(x, (4, 2, 3)), (normal,)),
     "transpose": (lambda x: N.transpose(x, (1, 0)), (normal,)),

@@ -15,6 +15,7 @@ from gradcli.errors import ShapeError, SpecError
 from gradcli.graph import Node, apply, const
 from gradcli.ops import nodes as N
 from gradcli.ops.common import broadcast
+from gradcli.rules import STANDARD, RuleTable
 
 # Large enough for every workload this tool is for (a 5000 x 5000 float64
 # Hessian block is 25e6), small enough that a typo cannot exhaust memory.
@@ -32,6 +33,9 @@ class Context:
     # Largest array (in elements) a spec may ask for: every shape is checked
     # against it when its node is built, long before anything is allocated.
     max_elements: int = MAX_ELEMENTS
+    # The rewrite rules of the problem's derivative programs (derivative
+    # calls inside expressions build them while compiling).
+    rules: RuleTable = STANDARD
 
 
 def size_error(shape: Sequence[int], limit: int, what: str = "") -> str | None:

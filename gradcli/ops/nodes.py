@@ -1,8 +1,10 @@
-"""Functions that build primitive nodes, with the algebra that keeps
-derivative graphs small (adding zero, multiplying by one, no-op reshapes).
+"""Functions that build primitive nodes.
 
 Derivative rules are written with these, so every derivative is itself a graph
-of primitives and can be differentiated again.
+of primitives and can be differentiated again.  They build exactly what they
+are asked for (skipping only operations that would do nothing, like a
+reshape to the same shape): the algebra that keeps derivative programs small
+lives in the rule table (`rules.py`), applied by `rewrite.py`.
 """
 
 from __future__ import annotations
@@ -35,10 +37,6 @@ def _is_zero(x: Node) -> bool:
     return (x.op == "fill" and x.attrs["value"] == 0.0) or is_const_scalar(x, 0.0)
 
 
-def _is_one(x: Node) -> bool:
-    return (x.op == "fill" and x.attrs["value"] == 1.0) or is_const_scalar(x, 1.0)
-
-
 def _broadcast_shape(a: Node, b: Node) -> Shape:
     from gradcli.errors import ShapeError
 
@@ -49,25 +47,12 @@ def _broadcast_shape(a: Node, b: Node) -> Shape:
 
 
 def add(a: Node, b: Node) -> Node:
-    shape = _broadcast_shape(a, b)
-    if _is_zero(b) and a.shape == shape:
-        return a
-    if _is_zero(a) and b.shape == shape:
-        return b
+    _broadcast_shape(a, b)
     return apply("add", (a, b))
 
 
 def mul(a: Node, b: Node) -> Node:
-    """a * b, folding a factor of exactly one or zero away.  Folding zero is
-    right for derivative graphs (a zero cotangent contributes nothing) but
-    not IEEE (0 * inf), so user arithmetic builds `mul` nodes directly."""
-    shape = _broadcast_shape(a, b)
-    if _is_one(b) and a.shape == shape:
-        return a
-    if _is_one(a) and b.shape == shape:
-        return b
-    if (_is_zero(a) or _is_zero(b)) and a.dtype == b.dtype:
-        return fill(0.0, shape, a.dtype)
+    _broadcast_shape(a, b)
     return apply("mul", (a, b))
 
 
@@ -90,8 +75,6 @@ def mul_derivative(g: Node, d: Node) -> Node:
 
 
 def neg(a: Node) -> Node:
-    if a.op == "neg":
-        return a.inputs[0]
     return apply("neg", (a,))
 
 
@@ -100,8 +83,6 @@ def sub(a: Node, b: Node) -> Node:
 
 
 def power(a: Node, b: Node) -> Node:
-    if _is_one(b) and _broadcast_shape(a, b) == a.shape:
-        return a
     return apply("pow", (a, b))
 
 
@@ -125,8 +106,6 @@ def unary(op: str, a: Node) -> Node:
 
 
 def where(cond: Node, a: Node, b: Node) -> Node:
-    if _is_zero(a) and _is_zero(b):
-        return fill(0.0, tuple(np.broadcast_shapes(cond.shape, a.shape, b.shape)), a.dtype)
     return apply("where", (cond, a, b))
 
 
@@ -153,10 +132,6 @@ def reshape(a: Node, shape: Shape) -> Node:
     shape = tuple(int(d) for d in shape)
     if a.shape == shape:
         return a
-    if a.op == "reshape":
-        return reshape(a.inputs[0], shape)
-    if a.op == "fill":
-        return fill(a.attrs["value"], shape, a.dtype)
     return apply("reshape", (a,), {"shape": shape})
 
 
@@ -164,8 +139,6 @@ def broadcast_to(a: Node, shape: Shape) -> Node:
     shape = tuple(int(d) for d in shape)
     if a.shape == shape:
         return a
-    if a.op == "fill":
-        return fill(a.attrs["value"], shape, a.dtype)
     return apply("broadcast_to", (a,), {"shape": shape})
 
 
@@ -173,9 +146,6 @@ def transpose(a: Node, perm: Sequence[int] | None = None) -> Node:
     perm = tuple(reversed(range(a.ndim))) if perm is None else tuple(int(p) for p in perm)
     if perm == tuple(range(a.ndim)):
         return a
-    if a.op == "transpose":
-        inner = a.attrs["perm"]
-        return transpose(a.inputs[0], tuple(inner[p] for p in perm))
     return apply("transpose", (a,), {"perm": perm})
 
 
@@ -189,10 +159,6 @@ def swap_last(a: Node) -> Node:
 def reduce_sum(a: Node, axes: tuple[int, ...], keepdims: bool = False) -> Node:
     if not axes:
         return a
-    if a.op == "fill":
-        count = int(np.prod([a.shape[ax] for ax in axes]))
-        shape = kept_shape(a.shape, axes) if keepdims else dropped_shape(a.shape, axes)
-        return fill(a.attrs["value"] * count, shape, a.dtype)
     out = apply("sum", (a,), {"axes": tuple(axes)})
     return reshape(out, kept_shape(a.shape, axes)) if keepdims else out
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.errors import ShapeError
-from gradcli.graph import Node, Shape, apply
+from gradcli.graph import Node, Shape, apply, named
 from gradcli.ops import nodes as N
 from gradcli.ops.common import (
     batch_elementwise,
@@ -304,6 +304,11 @@ def _unpad_index(out: Node) -> Index:
 
 
 ROWS = [
+    Primitive("named", infer_same, lambda x, *, name: x, lambda g, out, needs: (g,),
+              lambda t, out: t[0], lambda ins, b, at: named(ins[0], at["name"]),
+              sym_numpy(lambda x, *, name: x),
+              "the value of a node the user named (a let, an output): the identity, kept "
+              "distinct so derivatives at the name are taken at exactly that node"),
     Primitive("fill", _infer_fill, _forward_fill, None, None, _no_batch, sym_numpy(_forward_fill),
               "an array of one value"),
     Primitive("cast", lambda ins, at: (ins[0].shape, at["dtype"]),

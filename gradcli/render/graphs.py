@@ -21,7 +21,6 @@ import numpy as np
 from gradcli.graph import Node, toposort
 from gradcli.programs import Program
 
-DERIVED = ("grad/", "jvp/")
 _SMALL = 8  # constant arrays up to this many elements are printed in full
 
 
@@ -49,8 +48,8 @@ def node_names(order: list[Node], given: Mapping[int, str]) -> dict[int, str]:
             base = node.attrs["name"]
         elif is_literal(node):
             base = literal_text(node.attrs["value"])
-        elif node.origin == "grad" or node.origin.startswith(DERIVED):
-            base = f"{node.origin}/{node.op}"
+        elif node.origin.rule:
+            base = f"{node.origin.rule}/{node.op}"
         else:
             base = node.op
         name, k = base, 1
@@ -68,7 +67,7 @@ def attr_text(key: str, value: Any) -> str:
         return f"index={format_index(value)}"
     if isinstance(value, np.ndarray):
         if value.size <= _SMALL:
-            return f"{key}={np.array2string(value, separator=', ')}"
+            return f"{key}={' '.join(np.array2string(value, separator=', ').split())}"
         return f"{key}=<{value.dtype} array {value.shape}>"
     if isinstance(value, str):
         return f"{key}={value!r}"
@@ -215,7 +214,7 @@ def render_json(program: Program) -> bytes:
         if attrs:
             entry["attrs"] = attrs
         if node.origin:
-            entry["origin"] = node.origin
+            entry["origin"] = str(node.origin)
         nodes.append(entry)
     results = [{"path": list(path), "title": title,
                 "node": None if node is None else names[id(node)]}

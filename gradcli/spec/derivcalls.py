@@ -55,17 +55,17 @@ def derivative_call(compiler: _Compiler, call: ast.Call, depth: int) -> Node:
     inner = source_inner(source, False)
     dtype = source.node.dtype
     if name == "grad":
-        (g,) = vjp([value], [N.ones_like(value)], [source.node])
+        (g,) = vjp([value], [N.ones_like(value)], [source.node], compiler.ctx.rules)
         result = restrict(g, source, 0)
         return result if result is not None else N.fill(0.0, inner, dtype)
     # The basis of these calls is a constant built now: size it first.
     count = math.prod(inner)
     if name == "jacobian":
         _sized(compiler, call, name, (value.size, value.size), value.shape + inner)
-        result = jacobian_node(value, source)
+        result = jacobian_node(value, source, compiler.ctx.rules)
         return result if result is not None else N.fill(0.0, value.shape + inner, dtype)
     _sized(compiler, call, name, (count,) + source.node.shape, inner + inner)
-    result = hessian_node(value, source)
+    result = hessian_node(value, source, compiler.ctx.rules)
     return result if result is not None else N.fill(0.0, inner + inner, dtype)
 
 

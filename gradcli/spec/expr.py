@@ -14,7 +14,7 @@ from typing import Any
 from gradcli.errors import Location, SpecError, suggest
 from gradcli.functions import CATALOGUE, OPERATORS
 from gradcli.functions.context import Context, as_node, size_error
-from gradcli.graph import Node, apply
+from gradcli.graph import Node, Origin, apply
 from gradcli.ops import nodes as N
 
 MAX_LENGTH = 10_000
@@ -99,7 +99,7 @@ class _Compiler:
 
     def labelled(self, result: Node, node: ast.AST | None) -> Node:
         """Give the nodes this (sub)expression just built its location as
-        `origin` ("FILE:LINE:COL: text"), so `--check-finite` can say where a
+        `origin` (location and source text), so `--check-finite` can say where a
         NaN arose, and refuse any of them above --max-elements.
 
         Post-order visits label the innermost sub-expression first, and the
@@ -112,9 +112,7 @@ class _Compiler:
             return result
         where = self.where if node is None else self.loc(node)
         snippet = _snippet(self.text, node)
-        label = f"{where}: {snippet}"
-        if label.startswith(("grad/", "jvp/")):  # a spec in a folder named grad/: keep it
-            label = "./" + label  # apart from derivative labels like grad/sin (graph names)
+        label = Origin(where, snippet)
         for item in fresh:
             reason = size_error(item.shape, self.ctx.max_elements,
                                 f"'{snippet}' builds an array ({item.op}) whose")
