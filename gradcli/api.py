@@ -15,23 +15,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.autodiff import jvp, sum_all, vjp
+from gradcli.engine.autodiff import jvp, sum_all, vjp
+from gradcli.engine.evaluate import Program, Watch, plan
+from gradcli.engine.graph import Node, Origin, depends_on, leaf, named
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.structure import getitem
+from gradcli.engine.rules import STANDARD, RuleTable
+from gradcli.engine.sources import Source, expand_models, explain_unconnected, parse_source
+from gradcli.engine.timings import Clock
 from gradcli.errors import Location, SpecError, suggest
-from gradcli.evaluate import Program, Watch, plan
-from gradcli.functions.context import Context
-from gradcli.graph import Node, Origin, depends_on, leaf, named
-from gradcli.ops import nodes as N
-from gradcli.ops.structure import getitem
-from gradcli.rules import STANDARD, RuleTable
-from gradcli.sources import Source, expand_models, explain_unconnected, parse_source
-from gradcli.spec.expr import compile_expr
-from gradcli.spec.inputs import MAX_ELEMENTS
-from gradcli.spec.load import ConstExpr, Spec, load_dict, load_file
-from gradcli.spec.network import ModelSet
-from gradcli.timings import Clock
+from gradcli.language.expr import compile_expr
+from gradcli.language.functions.context import Context
+from gradcli.language.inputs import MAX_ELEMENTS
+from gradcli.language.network import ModelSet
+from gradcli.language.specfile import ConstExpr, Spec, load_dict, load_file
 
 if TYPE_CHECKING:  # the Jacobian machinery is imported when first used
-    from gradcli.blocks import BlockPlan, Progress
+    from gradcli.engine.blocks import BlockPlan, Progress
 
 Values = Mapping[str, Any]
 
@@ -227,7 +227,7 @@ class Problem:
                  ) -> dict[str, dict[str, np.ndarray | None]]:
         """d(output)/d(source) for every pair, shape out.shape + source shape (never
         summed); with batch_axis=0, per-sample blocks (N,) + out[1:] + source[1:]."""
-        from gradcli.blocks import default_max_memory, plan_jacobian
+        from gradcli.engine.blocks import default_max_memory, plan_jacobian
 
         if mode not in ("auto", "rev", "fwd"):
             raise SpecError(f"--mode must be auto, rev or fwd, not {mode!r}", "--mode")
@@ -249,7 +249,7 @@ class Problem:
                 progress: Progress | None = None) -> dict[str, dict[str, np.ndarray | None]]:
         """Blocks d²(sum of outputs)/d(src_i)d(src_j), shape src_i + src_j,
         forward-over-reverse; with batch_axis=0, per-sample blocks."""
-        from gradcli.blocks import default_max_memory, plan_hessian
+        from gradcli.engine.blocks import default_max_memory, plan_hessian
 
         chosen, sources = self._resolve(wrt, outputs)
         memory = max_memory or default_max_memory()
@@ -278,7 +278,7 @@ class Problem:
                     sources: Sequence[Source], values: Values | None,
                     progress: Progress | None, kind: str = "jacobian"
                     ) -> dict[str, dict[str, np.ndarray | None]]:
-        from gradcli.blocks import check_independent, independence_program, run_blocks
+        from gradcli.engine.blocks import check_independent, independence_program, run_blocks
 
         inputs = dict(self.inputs_for(values))
         if block_plan.samples is not None:

@@ -9,10 +9,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from gradcli.autodiff import jvp, vjp
-from gradcli.evaluate import evaluate
-from gradcli.graph import Node, leaf
-from gradcli.ops import nodes as N
+from gradcli.engine.autodiff import jvp, vjp
+from gradcli.engine.evaluate import evaluate
+from gradcli.engine.graph import Node, leaf
+from gradcli.engine.ops import nodes as N
 
 Builder = Callable[..., Node]
 
@@ -94,7 +94,7 @@ def check_derivatives(build: Builder, *arrays: np.ndarray, wrt: Sequence[int] | 
 
 
 def _const(value: np.ndarray) -> Node:
-    from gradcli.graph import const
+    from gradcli.engine.graph import const
 
     return const(np.asarray(value, dtype="float64"))
 
@@ -109,7 +109,7 @@ def check_batching(build: Builder, *arrays: np.ndarray, batched: Sequence[bool],
                    size: int = 3, seed: int = 1) -> None:
     """Assert the batching rule of the op at the graph's root: applying it to
     stacked operands equals applying the op to each slice."""
-    from gradcli.ops import TABLE
+    from gradcli.engine.ops import TABLE
 
     rng = np.random.default_rng(seed)
     stacks = [rng.standard_normal((size,) + np.shape(a)) if b else np.asarray(a)

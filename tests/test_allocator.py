@@ -13,7 +13,7 @@ CODE = """
 import gradcli
 p = gradcli.load({"inputs": {"x": {"value": 0.5, "shape": %s}}, "outputs": {"y": "sum(x * x)"}})
 p.grad()
-from gradcli.allocator import tune_allocator
+from gradcli.engine.allocator import tune_allocator
 planned = tune_allocator.cache_info().currsize
 print(planned, tune_allocator() if planned else "-")
 """
@@ -33,7 +33,7 @@ def test_tiny_programs_leave_the_allocator_alone() -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt")
 def test_large_programs_tune_it_once() -> None:
     assert _run("[200, 200]") == "1 True"
-    from gradcli.allocator import tune_allocator
+    from gradcli.engine.allocator import tune_allocator
 
     assert tune_allocator() in (True, False)  # idempotent, never raises
 

@@ -15,11 +15,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-import gradcli.autodiff
-from gradcli.check import Options, check_file, compare_arrays, quantities
-from gradcli.cli import cli
-from gradcli.ops import TABLE
-from gradcli.ops import nodes as N
+import gradcli.engine.autodiff
+from gradcli.cli.group import cli
+from gradcli.engine.ops import TABLE
+from gradcli.engine.ops import nodes as N
+from gradcli.verify.check import Options, check_file, compare_arrays, quantities
 
 SPECS = Path(__file__).parent.parent / "specs"
 SIN_MATMUL = str(SPECS / "symbolic-gradient-sin-matmul.yaml")
@@ -112,7 +112,7 @@ def _broken(monkeypatch: pytest.MonkeyPatch, op: str, **rules: object) -> None:
     """Swap a row of the table autodiff reads for one with a broken rule."""
     table = dict(TABLE)
     table[op] = dataclasses.replace(TABLE[op], **rules)
-    monkeypatch.setattr(gradcli.autodiff, "TABLE", table)
+    monkeypatch.setattr(gradcli.engine.autodiff, "TABLE", table)
 
 
 def _sin_vjp_off_by_a_permille(g, out, needs):
@@ -167,7 +167,7 @@ def test_kinks_within_a_step_are_noted_not_failed(tmp_path: Path) -> None:
 
 def test_difference_quotients_across_a_kink_are_meaningless_and_flagged(
         tmp_path: Path) -> None:
-    from gradcli.finite_diff import central
+    from gradcli.verify.finite_diff import central
 
     problem = gradcli_load(write_spec(tmp_path, KINKY))
     total = N.reduce_sum(problem.outputs["y"], ())
@@ -183,7 +183,7 @@ def test_difference_quotients_across_a_kink_are_meaningless_and_flagged(
 
 
 def test_the_finite_difference_error_estimate_is_tight_where_smooth() -> None:
-    from gradcli.finite_diff import central
+    from gradcli.verify.finite_diff import central
 
     problem = gradcli_load(str(SPECS / "quickstart.yaml"))
     total = problem.outputs["y"]

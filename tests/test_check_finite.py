@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from gradcli.api import load
-from gradcli.cli import cli
+from gradcli.cli.group import cli
 from gradcli.errors import NumericFault
 
 SPEC = """\

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from gradcli.cli import cli
+from gradcli.cli.group import cli
 
 SPECS = Path(__file__).parent.parent / "specs"
 PATCH = str(SPECS / "assign-gradient-wrt-patch.yaml")
@@ -183,7 +183,7 @@ def test_load_forwards_options() -> None:
 
 @pytest.mark.parametrize("command", ["check", "symbolic", "graph", "ops", "schema", "plot"])
 def test_every_command_takes_timings(command: str) -> None:
-    from gradcli.cli import cli as group
+    from gradcli.cli.group import cli as group
 
     assert any(p.name == "timings" for p in group.commands[command].params)
 

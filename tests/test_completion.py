@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.shell_completion import ShellComplete
 
-from gradcli.cli import cli
-from gradcli.completion import read_names
+from gradcli.cli.completion import read_names
+from gradcli.cli.group import cli
 
 ROOT = Path(__file__).parent.parent
 PINN = "specs/heat-equation-pinn.yaml"

@@ -12,7 +12,7 @@ import pytest
 from fdcheck import directional_fd
 
 import gradcli
-from gradcli.cli import main
+from gradcli.cli.group import main
 from gradcli.errors import SpecError
 
 X = [0.3, -1.2, 2.0]

@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 import gradcli
-from gradcli.expect import compare_expect
-from gradcli.schema import spec_schema
-from gradcli.spec.load import TOP_KEYS
+from gradcli.language.schema import spec_schema
+from gradcli.language.specfile import TOP_KEYS
+from gradcli.verify.expect import compare_expect
 
 ROOT = Path(__file__).parent.parent
 DOC = ROOT / "docs" / "spec.md"

@@ -10,10 +10,10 @@ import pytest
 from fdcheck import check_derivatives
 from test_functions_support import CTX, CTX32, build, gradients, rand
 
+from gradcli.engine.evaluate import evaluate
+from gradcli.engine.graph import Node, const, leaf
 from gradcli.errors import Location, ShapeError, SpecError
-from gradcli.evaluate import evaluate
-from gradcli.functions import CATALOGUE, OPERATORS, Context, Function, as_node
-from gradcli.graph import Node, const, leaf
+from gradcli.language.functions import CATALOGUE, OPERATORS, Context, Function, as_node
 
 DESIGN_MINIMUM = """abs sign sqrt cbrt square exp expm1 log log1p log2 log10 sin cos tan arcsin
 arccos arctan arctan2 sinh cosh tanh arcsinh arccosh arctanh erf erfc sigmoid relu leaky_relu elu
@@ -166,7 +166,7 @@ def test_call_errors_are_spec_errors_naming_the_function():
 
 
 def test_compiler_integration():
-    from gradcli.spec.expr import compile_expr
+    from gradcli.language.expr import compile_expr
 
     where = Location("spec.yaml", 3, 5)
     names = {"x": leaf("x", (4, 1), "float64"), "t": leaf("t", (4, 1), "float64"),

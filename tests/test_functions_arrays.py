@@ -8,10 +8,10 @@ import pytest
 from fdcheck import check_derivatives
 from test_functions_support import CTX, CTX32, build, builder, gradients, rand, value
 
+from gradcli.engine.graph import const, leaf
 from gradcli.errors import ShapeError, SpecError
-from gradcli.functions import OPERATORS
-from gradcli.functions.context import Context
-from gradcli.graph import const, leaf
+from gradcli.language.functions import OPERATORS
+from gradcli.language.functions.context import Context
 
 
 @pytest.mark.parametrize("shape,target", [((2, 3), (3, 2)), ((2, 3), (-1,)), ((2, 3), 6),

@@ -10,7 +10,7 @@ import pytest
 from fdcheck import check_derivatives
 from test_functions_support import CTX, CTX32, build, builder, gradients, rand, value
 
-from gradcli.functions import CATALOGUE, OPERATORS
+from gradcli.language.functions import CATALOGUE, OPERATORS
 
 _erf = np.vectorize(math.erf)
 _erfc = np.vectorize(math.erfc)
@@ -236,7 +236,7 @@ def test_silu_and_gelu_finite_at_extremes():
 
 
 def test_integer_inputs_become_floats():
-    from gradcli.graph import const
+    from gradcli.engine.graph import const
 
     n = const(np.array([1, 4, 9]))
     out = build("sqrt", n)
@@ -247,7 +247,7 @@ def test_integer_inputs_become_floats():
 
 
 def test_float32_context_keeps_float32():
-    from gradcli.graph import leaf
+    from gradcli.engine.graph import leaf
 
     x = leaf("x", (3,), "float32")
     for name in UNARY:

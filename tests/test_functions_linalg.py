@@ -8,9 +8,9 @@ import pytest
 from fdcheck import check_derivatives
 from test_functions_support import CTX, CTX32, build, builder, gradients, rand, value
 
+from gradcli.engine.graph import leaf
 from gradcli.errors import ShapeError, SpecError
-from gradcli.functions import OPERATORS
-from gradcli.graph import leaf
+from gradcli.language.functions import OPERATORS
 
 MATMUL_SHAPES = [((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((2, 3), (3, 4)),
                  ((5, 2, 3), (3, 4)), ((3,), (5, 3, 2)), ((5, 2, 3), (5, 3, 1)),

@@ -8,8 +8,8 @@ import pytest
 from fdcheck import check_derivatives
 from test_functions_support import CTX32, build, builder, gradients, rand, value
 
+from gradcli.engine.graph import const, leaf
 from gradcli.errors import ShapeError, SpecError
-from gradcli.graph import const, leaf
 
 
 def _log_softmax(x, axis=-1):

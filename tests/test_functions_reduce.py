@@ -10,8 +10,8 @@ import pytest
 from fdcheck import check_derivatives
 from test_functions_support import CTX32, build, builder, gradients, rand, value
 
+from gradcli.engine.graph import leaf
 from gradcli.errors import ShapeError, SpecError
-from gradcli.graph import leaf
 
 
 def _logsumexp(x, axis=None, keepdims=False):
@@ -195,7 +195,7 @@ def test_reductions_reject_bad_axes():
 
 
 def test_integer_sums_stay_integer_and_means_are_float():
-    from gradcli.graph import const
+    from gradcli.engine.graph import const
 
     n = const(np.array([1, 2, 4]))
     assert build("sum", n).dtype == "int64" and build("max", n).dtype == "int64"

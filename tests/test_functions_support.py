@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.autodiff import grad
-from gradcli.evaluate import evaluate
-from gradcli.functions import CATALOGUE, Context
-from gradcli.graph import Node, const, leaf
-from gradcli.ops import nodes as N
+from gradcli.engine.autodiff import grad
+from gradcli.engine.evaluate import evaluate
+from gradcli.engine.graph import Node, const, leaf
+from gradcli.engine.ops import nodes as N
+from gradcli.language.functions import CATALOGUE, Context
 
 CTX = Context("float64")
 CTX32 = Context("float32")

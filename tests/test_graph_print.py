@@ -21,20 +21,20 @@ import pytest
 from click.testing import CliRunner
 
 import gradcli
-from gradcli.autodiff import vjp
-from gradcli.evaluate import evaluate
-from gradcli.graph import Node, apply, const, leaf, toposort
-from gradcli.ops import nodes as N
-from gradcli.programs import grad_program, hessian_program
-from gradcli.rewrite import rewrite
-from gradcli.rules import STANDARD
+from gradcli.engine.autodiff import vjp
+from gradcli.engine.evaluate import evaluate
+from gradcli.engine.graph import Node, apply, const, leaf, toposort
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.programs import grad_program, hessian_program
+from gradcli.engine.rewrite import rewrite
+from gradcli.engine.rules import STANDARD
 
 SPECS = Path(__file__).parent.parent / "specs"
 SIN_MATMUL = str(SPECS / "symbolic-gradient-sin-matmul.yaml")
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(__import__("gradcli.cli", fromlist=["cli"]).cli, list(args))
+    result = CliRunner().invoke(__import__("gradcli.cli.group", fromlist=["cli"]).cli, list(args))
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -325,7 +325,7 @@ def raw(op: str, *inputs: Node) -> Node:
     hold after rewriting), so the print pass's folding is what is tested."""
     from types import MappingProxyType
 
-    from gradcli.ops import TABLE
+    from gradcli.engine.ops import TABLE
 
     attrs = MappingProxyType({})
     shape, dtype = TABLE[op].infer(inputs, attrs)

@@ -23,8 +23,8 @@ import pytest
 from click.testing import CliRunner
 
 from gradcli.api import load
-from gradcli.cli import cli
-from gradcli.cli import main as entry
+from gradcli.cli.group import cli
+from gradcli.cli.group import main as entry
 from gradcli.errors import SpecError
 
 ROOT = Path(__file__).parent.parent

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import gradcli
-from gradcli.cli import cli
+from gradcli.cli.group import cli
 from gradcli.errors import SpecError
 
 SPECS = Path(__file__).parent.parent / "specs"

@@ -16,9 +16,9 @@ from click.testing import CliRunner
 from fdcheck import directional_fd
 
 import gradcli
-from gradcli.cli import cli, main
+from gradcli.cli.group import cli, main
 from gradcli.errors import SpecError
-from gradcli.spec import initializers as inits
+from gradcli.language import initializers as inits
 
 SPECS = Path(__file__).parent.parent / "specs"
 SEED003 = SPECS / "data" / "seed003_weights.npz"
@@ -58,7 +58,7 @@ NUMPY_ACTIVATIONS = {
 
 
 def test_every_activation_has_a_numpy_reference() -> None:
-    from gradcli.spec.network import ACTIVATIONS
+    from gradcli.language.network import ACTIVATIONS
 
     assert set(ACTIVATIONS) == set(NUMPY_ACTIVATIONS)
 

@@ -1,4 +1,4 @@
-"""Primitive-level tests of every row in `gradcli/ops/elementwise.py`.
+"""Primitive-level tests of every row in `gradcli/engine/ops/elementwise.py`.
 
 Each differentiable row is checked against central finite differences
 (vjp, jvp, vjp of vjp) on inputs drawn inside its domain and away from its
@@ -17,12 +17,12 @@ import pytest
 import sympy
 from fdcheck import check_batching, check_derivatives
 
-from gradcli.autodiff import grad, jvp, vjp
-from gradcli.evaluate import evaluate
-from gradcli.graph import Node, apply, leaf
-from gradcli.ops import TABLE
-from gradcli.ops import nodes as N
-from gradcli.ops.elementwise import BINARY, UNARY
+from gradcli.engine.autodiff import grad, jvp, vjp
+from gradcli.engine.evaluate import evaluate
+from gradcli.engine.graph import Node, apply, leaf
+from gradcli.engine.ops import TABLE
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.elementwise import BINARY, UNARY
 
 Sampler = Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]
 

@@ -9,12 +9,12 @@ import pytest
 import sympy
 from fdcheck import check_batching, check_derivatives
 
+from gradcli.engine.evaluate import evaluate
+from gradcli.engine.graph import apply, const, leaf
+from gradcli.engine.ops import TABLE
+from gradcli.engine.ops import linalg as L
+from gradcli.engine.ops import nodes as N
 from gradcli.errors import ShapeError
-from gradcli.evaluate import evaluate
-from gradcli.graph import apply, const, leaf
-from gradcli.ops import TABLE
-from gradcli.ops import linalg as L
-from gradcli.ops import nodes as N
 
 RNG = np.random.default_rng(20240611)
 

@@ -1,4 +1,4 @@
-"""Primitive-level tests of every row in `gradcli/ops/structure.py`.
+"""Primitive-level tests of every row in `gradcli/engine/ops/structure.py`.
 
 The structural ops move, select, reduce or create elements; their
 derivatives are other structural ops, so the finite-difference checks go to
@@ -16,12 +16,12 @@ import pytest
 import sympy
 from fdcheck import check_batching, check_derivatives
 
-from gradcli.autodiff import grad, jvp, vjp
-from gradcli.evaluate import evaluate
-from gradcli.graph import Node, apply, leaf
-from gradcli.ops import TABLE
-from gradcli.ops import nodes as N
-from gradcli.ops.structure import ROWS
+from gradcli.engine.autodiff import grad, jvp, vjp
+from gradcli.engine.evaluate import evaluate
+from gradcli.engine.graph import Node, apply, leaf
+from gradcli.engine.ops import TABLE
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.structure import ROWS
 
 E = Ellipsis
 S = slice

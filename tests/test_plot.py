@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 import gradcli
-from gradcli.cli import cli
+from gradcli.cli.group import cli
 from gradcli.errors import SpecError
-from gradcli.plot import Over, parse_over, sweep
+from gradcli.render.plot import Over, parse_over, sweep
 
 SPECS = Path(__file__).parent.parent / "specs"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -144,7 +144,7 @@ def test_an_unused_input_gives_zero_derivatives_and_a_note() -> None:
 
 
 def test_large_sweeps_run_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    import gradcli.plot as plot
+    import gradcli.render.plot as plot
 
     problem = gradcli.load(str(SPECS / "quickstart.yaml"))
     whole = sweep(problem, Over("x", -1.0, 1.0, 101), 2)

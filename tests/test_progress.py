@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import gradcli.progress as progress
-from gradcli.cli import cli
-from gradcli.progress import ProgressBar
+import gradcli.cli.progress as progress
+from gradcli.cli.group import cli
+from gradcli.cli.progress import ProgressBar
 
 SPEC = str(Path(__file__).parent.parent / "specs" / "quickstart.yaml")
 

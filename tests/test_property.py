@@ -25,8 +25,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, configuration, given, settings
 from hypothesis import strategies as st
 
-from gradcli.cli import cli
-from gradcli.functions import CATALOGUE
+from gradcli.cli.group import cli
+from gradcli.language.functions import CATALOGUE
 
 # Hypothesis caches (unicode tables, constants) go to a temporary folder,
 # not into the checkout as .hypothesis/.

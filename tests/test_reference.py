@@ -13,13 +13,13 @@ import yaml
 from click.testing import CliRunner
 
 from gradcli import __version__
-from gradcli.cli import cli
+from gradcli.cli.group import cli
+from gradcli.engine.ops import TABLE
 from gradcli.errors import SpecError
-from gradcli.functions import CATALOGUE
-from gradcli.ops import TABLE
-from gradcli.reference import OTHER, catalogue_entries, render_markdown, render_text
-from gradcli.schema import spec_schema
-from gradcli.spec.load import load_dict
+from gradcli.language.functions import CATALOGUE
+from gradcli.language.reference import OTHER, catalogue_entries, render_markdown, render_text
+from gradcli.language.schema import spec_schema
+from gradcli.language.specfile import load_dict
 
 ROOT = Path(__file__).parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
@@ -89,10 +89,10 @@ def test_ops_json_is_the_catalogue_and_the_table() -> None:
 
 
 def test_docs_ops_md_is_generated_from_the_catalogue() -> None:
-    """Regenerate with: python -m gradcli.reference > docs/ops.md"""
+    """Regenerate with: python -m gradcli.language.reference > docs/ops.md"""
     on_disk = (ROOT / "docs" / "ops.md").read_text(encoding="utf-8")
     assert on_disk == render_markdown(), "docs/ops.md is stale: run " \
-        "`python -m gradcli.reference > docs/ops.md`"
+        "`python -m gradcli.language.reference > docs/ops.md`"
     code, out, _ = run("ops", "--format", "markdown")
     assert code == 0 and out == on_disk
     for function in CATALOGUE.values():
@@ -137,8 +137,8 @@ def test_schema_command_prints_the_schema() -> None:
 
 
 def test_schema_names_exactly_the_keys_the_loader_accepts() -> None:
-    from gradcli.spec import inputs, models
-    from gradcli.spec.load import EXPECT_KEYS, TOP_KEYS
+    from gradcli.language import inputs, models
+    from gradcli.language.specfile import EXPECT_KEYS, TOP_KEYS
 
     schema = spec_schema()
     defs = schema["$defs"]

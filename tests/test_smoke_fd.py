@@ -1,7 +1,7 @@
 import numpy as np
 from fdcheck import check_batching, check_derivatives
 
-from gradcli.ops import nodes as N
+from gradcli.engine.ops import nodes as N
 
 
 def test_sin_times_broadcast():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gradcli.cli import main
+from gradcli.cli.group import main
 
 GOOD_INPUTS = "inputs:\n  a: [1.0, 2.0]\n  b: [[1.0, 2.0], [3.0, 4.0]]\n"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli.expect import compare_expect
+from gradcli.verify.expect import compare_expect
 
 SPECS = sorted((Path(__file__).parent.parent / "specs").glob("*.yaml"))
 

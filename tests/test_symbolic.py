@@ -17,13 +17,13 @@ import yaml
 from click.testing import CliRunner
 
 import gradcli
-from gradcli.cli import cli
-from gradcli.evaluate import evaluate
-from gradcli.graph import Node, apply, leaf
-from gradcli.ops import TABLE
-from gradcli.ops import nodes as N
-from gradcli.ops.common import infer_elementwise, infer_predicate
-from gradcli.symbolic import element_label, lower, numbers, sample, symbols, to_float
+from gradcli.cli.group import cli
+from gradcli.engine.evaluate import evaluate
+from gradcli.engine.graph import Node, apply, leaf
+from gradcli.engine.ops import TABLE
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.common import infer_elementwise, infer_predicate
+from gradcli.verify.symbolic import element_label, lower, numbers, sample, symbols, to_float
 
 ROOT = Path(__file__).parent.parent
 SPECS = ROOT / "specs"
@@ -256,7 +256,7 @@ def test_the_matrix_form_evaluates_to_the_engine_gradient(name: str) -> None:
 
 
 def test_grad_never_imports_sympy() -> None:
-    code = ("import sys; from gradcli.cli import main\n"
+    code = ("import sys; from gradcli.cli.group import main\n"
             "try:\n    main(['grad', 'specs/quickstart.yaml', '--format', 'json'])\n"
             "except SystemExit as e:\n    assert e.code == 0, e.code\n"
             "print('sympy' in sys.modules, file=sys.stderr)")

@@ -1,5 +1,5 @@
 """The command line: options -> api -> render.  No math lives here; the
-commands live in `gradcli.commands`, this module is the group and the entry."""
+commands live in `gradcli.cli.commands`, this module is the group and the entry."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from gradcli import __version__
-from gradcli.commands import basic, derivatives, plot, reference, symbolic
+from gradcli.cli.commands import basic, derivatives, plot, reference, symbolic
 from gradcli.errors import EXIT_BUG, GradcliError
 
 
@@ -24,7 +24,7 @@ class GradcliGroup(click.Group):
         try:
             start = time.perf_counter()
             result = super().invoke(ctx)
-            from gradcli.cli_support import report_timings
+            from gradcli.cli.support import report_timings
 
             report_timings(ctx, time.perf_counter() - start)
             return result
@@ -64,7 +64,7 @@ def cli(debug: bool) -> None:
 
 def _remember_timings(context: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        context.find_root().meta["gradcli.timings"] = True
+        context.find_root().meta["gradcli.engine.timings"] = True
 
 
 for command in (basic.eval_command, basic.grad_command, derivatives.jacobian_command,

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from gradcli.completion import complete_set, complete_spec, complete_wrt
+from gradcli.cli.completion import complete_set, complete_spec, complete_wrt
 
 FORMATS = ("text", "json", "yaml", "csv", "npz")
 

@@ -66,7 +66,7 @@ def grad_result(problem: Any, wrt: list[str] | None, order: int,
 
 def component_shape(problem: Any, key: str, per_sample: bool = False) -> tuple[int, ...]:
     """Shape of a source as results show it: the component, one sample's part."""
-    from gradcli.ops.structure import selected_shape
+    from gradcli.engine.ops.structure import selected_shape
 
     (source,) = problem.sources([key])
     shape = source.node.shape[1:] if per_sample else source.node.shape

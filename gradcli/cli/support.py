@@ -12,9 +12,9 @@ from typing import Any
 import click
 import numpy as np
 
+from gradcli.engine.timings import Clock
 from gradcli.errors import Location, NumericFault, SpecError
-from gradcli.spec.inputs import MAX_ELEMENTS
-from gradcli.timings import Clock
+from gradcli.language.inputs import MAX_ELEMENTS
 
 
 def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype: str | None,
@@ -23,8 +23,8 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
     command's --check-finite flag, so every command that has the option
     evaluates with per-step checks (exit 3 naming where a NaN arose)."""
     from gradcli.api import Problem
-    from gradcli.spec.load import from_document, load_file
-    from gradcli.spec.yamlread import Document
+    from gradcli.language.specfile import from_document, load_file
+    from gradcli.language.yamlread import Document
 
     limit = max_elements or MAX_ELEMENTS
     if spec and expr:
@@ -55,8 +55,8 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
 def _warn_unused(problem: Any, sets: Sequence[str]) -> None:
     """`--set alpah=1` defines a new input; when nothing uses it, it is
     almost surely a typo of an existing one."""
+    from gradcli.engine.graph import toposort
     from gradcli.errors import suggest
-    from gradcli.graph import toposort
 
     new = [name for name in sets if name not in problem.spec.inputs]
     if not new:
@@ -84,7 +84,7 @@ def command_clock() -> Clock:
 
 def report_timings(context: click.Context, total: float) -> None:
     """`--timings`: the phases of the command that just ran, to stderr."""
-    if context.find_root().meta.get("gradcli.timings"):
+    if context.find_root().meta.get("gradcli.engine.timings"):
         clock = context.find_root().meta.get("gradcli.clock", Clock())
         click.echo(clock.report(total), err=True)
 
@@ -94,8 +94,8 @@ def parse_set(item: str, spec: Any, limit: int, option: str = "--set") -> tuple[
     a YAML literal or mapping, a constant expression, or @file.npy."""
     import yaml
 
-    from gradcli.spec.inputs import load_array_file
-    from gradcli.spec.load import check_name, input_value
+    from gradcli.language.inputs import load_array_file
+    from gradcli.language.specfile import check_name, input_value
 
     name, sep, text = item.partition("=")
     name = name.strip()

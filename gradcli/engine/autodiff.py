@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gradcli.graph import Node, depends_on, rule_origin, toposort
-from gradcli.ops import TABLE
-from gradcli.ops import nodes as N
-from gradcli.rewrite import settle
-from gradcli.rules import STANDARD, RuleTable
+from gradcli.engine.graph import Node, depends_on, rule_origin, toposort
+from gradcli.engine.ops import TABLE
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.rewrite import settle
+from gradcli.engine.rules import STANDARD, RuleTable
 
 GRAD = rule_origin("grad")  # an accumulated adjoint
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from gradcli.graph import Node, toposort
-from gradcli.ops import TABLE
-from gradcli.ops import nodes as N
+from gradcli.engine.graph import Node, toposort
+from gradcli.engine.ops import TABLE
+from gradcli.engine.ops import nodes as N
 
 
 def vmap(outputs: Sequence[Node | None], stacked: Mapping[int, Node]) -> list[Node | None]:

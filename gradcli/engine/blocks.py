@@ -11,12 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradcli.autodiff import jvp
-from gradcli.batching import vmap
-from gradcli.errors import SpecError
-from gradcli.evaluate import Program, plan
-from gradcli.graph import Node, leaf
-from gradcli.jacobians import (
+from gradcli.engine.autodiff import jvp
+from gradcli.engine.batching import vmap
+from gradcli.engine.evaluate import Program, plan
+from gradcli.engine.graph import Node, leaf
+from gradcli.engine.jacobians import (
     BASIS,
     Basis,
     Build,
@@ -29,8 +28,9 @@ from gradcli.jacobians import (
     rows_to_blocks,
     source_inner,
 )
-from gradcli.rules import STANDARD, RuleTable
-from gradcli.sources import Source
+from gradcli.engine.rules import STANDARD, RuleTable
+from gradcli.engine.sources import Source
+from gradcli.errors import SpecError
 
 Progress = Callable[[int, int], None]
 

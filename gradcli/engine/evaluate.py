@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.allocator import LARGE, tune_allocator
+from gradcli.engine.allocator import LARGE, tune_allocator
+from gradcli.engine.graph import Node, Origin, const, toposort
+from gradcli.engine.ops import TABLE
+from gradcli.engine.rewrite import rewrite
+from gradcli.engine.rules import STANDARD, RuleTable
 from gradcli.errors import NumericFault, SpecError
-from gradcli.graph import Node, Origin, const, toposort
-from gradcli.ops import TABLE
-from gradcli.rewrite import rewrite
-from gradcli.rules import STANDARD, RuleTable
 
 
 @dataclass(frozen=True)

@@ -129,7 +129,7 @@ def apply(op: str, inputs: Iterable[Node], attrs: Mapping[str, Any] | None = Non
     Operands that are all small constants are evaluated now by the row's own
     forward (the evaluator run early: the value is the one evaluation would
     give, and constants have no derivative)."""
-    from gradcli.ops import TABLE  # the table imports graph ops; bind at call time
+    from gradcli.engine.ops import TABLE  # the table imports graph ops; bind at call time
 
     row = TABLE[op]
     ins = tuple(inputs)

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradcli.autodiff import jvp, sum_all, vjp
-from gradcli.batching import vmap
-from gradcli.evaluate import Program, plan
-from gradcli.graph import Node, Shape, leaf, toposort
-from gradcli.ops import nodes as N
-from gradcli.ops.structure import getitem, selected_shape
-from gradcli.rules import STANDARD, RuleTable
-from gradcli.sources import Source
+from gradcli.engine.autodiff import jvp, sum_all, vjp
+from gradcli.engine.batching import vmap
+from gradcli.engine.evaluate import Program, plan
+from gradcli.engine.graph import Node, Shape, leaf, toposort
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.structure import getitem, selected_shape
+from gradcli.engine.rules import STANDARD, RuleTable
+from gradcli.engine.sources import Source
 
 BASIS = "basis:"
 Build = Callable[[int], list[Node | None]]
@@ -185,7 +185,7 @@ def jacobian_node(y: Node, source: Source, rules: RuleTable = STANDARD) -> Node 
     """The whole Jacobian d y / d source as one node of shape y.shape + source
     shape (for `jacobian(expr, wrt)` inside expressions): a batched VJP over
     a constant identity basis, so it is a graph and differentiable again."""
-    from gradcli.graph import const
+    from gradcli.engine.graph import const
 
     inner = source_inner(source, False)
     if y.size == 0:
@@ -205,7 +205,7 @@ def hessian_node(y: Node, source: Source, rules: RuleTable = STANDARD) -> Node |
     (g,) = gradient_nodes([y], [source], False, rules)
     if g is None:
         return None
-    from gradcli.graph import const
+    from gradcli.engine.graph import const
 
     inner = source_inner(source, False)
     count = int(np.prod(inner, dtype=np.int64))

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gradcli.graph import Node, leaf, rule_origin
-from gradcli.ops import nodes as N
-from gradcli.rewrite import Stats, rewrite
-from gradcli.rules import STANDARD
+from gradcli.engine.graph import Node, leaf, rule_origin
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.rewrite import Stats, rewrite
+from gradcli.engine.rules import STANDARD
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def grad_program(problem: Any, wrt: Sequence[str] | None, outputs: Sequence[str]
     """The program `gradcli grad` runs (same construction), with the seed
     ones named `grad/seed` like TensorFlow's `gradients/grad_ys_0`."""
     from gradcli.api import _nested_grads
-    from gradcli.results import grad_title
+    from gradcli.cli.results import grad_title
 
     chosen = problem.select_outputs(outputs)
     sources = problem.sources(wrt)
@@ -91,8 +91,8 @@ def hessian_program(problem: Any, wrt: Sequence[str] | None, outputs: Sequence[s
                     simplified: bool = True) -> Program:
     """Forward-over-reverse: d/dε of the gradient at (sources + ε·tangent),
     i.e. the Hessian times the tangents `tangent:NAME`."""
-    from gradcli.autodiff import jvp
-    from gradcli.jacobians import gradient_nodes
+    from gradcli.engine.autodiff import jvp
+    from gradcli.engine.jacobians import gradient_nodes
 
     chosen = problem.select_outputs(outputs)
     sources = problem.sources(wrt)

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.graph import Node, Origin, toposort
-from gradcli.rules import RuleTable
+from gradcli.engine.graph import Node, Origin, toposort
+from gradcli.engine.rules import RuleTable
 
 MAX_PASSES = 8     # whole-graph passes until nothing changes
 MAX_STEPS = 32     # rules applied at one node before giving up (a rule cycle)

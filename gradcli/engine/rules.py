@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.graph import FOLD_LIMIT, NEVER_FOLDED, Node, apply, constant_node
-from gradcli.ops import TABLE
-from gradcli.ops import nodes as N
+from gradcli.engine.graph import FOLD_LIMIT, NEVER_FOLDED, Node, apply, constant_node
+from gradcli.engine.ops import TABLE
+from gradcli.engine.ops import nodes as N
 
 if TYPE_CHECKING:
-    from gradcli.rewrite import Rewriter
+    from gradcli.engine.rewrite import Rewriter
 
 PASSES = ("build", "print", "evaluate")
 ALL = frozenset(PASSES)

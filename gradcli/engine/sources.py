@@ -9,11 +9,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from gradcli.engine.graph import Node, toposort
+from gradcli.engine.ops import TABLE
+from gradcli.engine.ops.structure import selected_shape
 from gradcli.errors import Location, SpecError
-from gradcli.graph import Node, toposort
-from gradcli.ops import TABLE
-from gradcli.ops.structure import selected_shape
-from gradcli.spec.expr import static_index
+from gradcli.language.expr import static_index
 
 W = TypeVar("W")
 PARAMETER = "parameter_"  # stands in for a dotted parameter name while parsing

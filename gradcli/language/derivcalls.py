@@ -24,18 +24,18 @@ import ast
 import math
 from typing import TYPE_CHECKING, Any
 
-from gradcli.autodiff import vjp
+from gradcli.engine.autodiff import vjp
+from gradcli.engine.graph import Node
+from gradcli.engine.jacobians import hessian_node, jacobian_node, restrict, source_inner
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.structure import selected_shape
+from gradcli.engine.sources import Source
 from gradcli.errors import SpecError
-from gradcli.functions.context import as_node, size_error
-from gradcli.graph import Node
-from gradcli.jacobians import hessian_node, jacobian_node, restrict, source_inner
-from gradcli.ops import nodes as N
-from gradcli.ops.structure import selected_shape
-from gradcli.sources import Source
-from gradcli.spec.expr import static_index
+from gradcli.language.expr import static_index
+from gradcli.language.functions.context import as_node, size_error
 
 if TYPE_CHECKING:
-    from gradcli.spec.expr import _Compiler
+    from gradcli.language.expr import _Compiler
 
 USAGE = {"grad": "grad(expr, wrt): d(sum of expr)/d wrt",
          "jacobian": "jacobian(expr, wrt): d expr/d wrt, shape expr.shape + wrt.shape",

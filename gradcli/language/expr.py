@@ -11,11 +11,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gradcli.engine.graph import Node, Origin, apply
+from gradcli.engine.ops import nodes as N
 from gradcli.errors import Location, SpecError, suggest
-from gradcli.functions import CATALOGUE, OPERATORS
-from gradcli.functions.context import Context, as_node, size_error
-from gradcli.graph import Node, Origin, apply
-from gradcli.ops import nodes as N
+from gradcli.language.functions import CATALOGUE, OPERATORS
+from gradcli.language.functions.context import Context, as_node, size_error
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 64
@@ -179,7 +179,7 @@ class _Compiler:
                 k.arg is None for k in node.keywords):
             raise self.fail(node, "*args and **kwargs are not allowed")
         if isinstance(node.func, ast.Name) and node.func.id in DERIVATIVES:
-            from gradcli.spec.derivcalls import derivative_call
+            from gradcli.language.derivcalls import derivative_call
 
             return derivative_call(self, node, depth)
         args = [self.visit(a, depth) for a in node.args]
@@ -237,7 +237,7 @@ class _Compiler:
         index = static_index(node.slice, self)
         if isinstance(target, _AtPending):
             return AtView(target.base, index)
-        from gradcli.ops.structure import getitem
+        from gradcli.engine.ops.structure import getitem
 
         return getitem(as_node(self.ctx, target), index)
 

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from gradcli.errors import Location, SpecError
-from gradcli.functions.context import MAX_ELEMENTS
-from gradcli.spec import initializers as inits
-from gradcli.spec.network import ACTIVATIONS
-from gradcli.spec.yamlread import Document
+from gradcli.language import initializers as inits
+from gradcli.language.functions.context import MAX_ELEMENTS
+from gradcli.language.network import ACTIVATIONS
+from gradcli.language.yamlread import Document
 
 MODEL_KEYS = ("layers", "init", "weights")
 INIT_KEYS = ("seed", "kernel", "bias")
@@ -86,7 +86,7 @@ def parse_models(doc: Document, raw: Any, folder: Path, reserved: Mapping[str, s
     if not isinstance(raw, dict):
         raise SpecError("models: must be a mapping of name: {layers: [...], ...}",
                         doc.at(("models",)))
-    from gradcli.spec.load import check_name
+    from gradcli.language.specfile import check_name
 
     models = {}
     for name, body in raw.items():
@@ -271,7 +271,7 @@ def read_npz(path: Path, shown: str, where: Location,
              limit: int = MAX_ELEMENTS) -> dict[str, np.ndarray]:
     """Every array of an .npz archive, never unpickling anything, each sized
     from its header before it is read."""
-    from gradcli.spec.inputs import open_arrays, read_member
+    from gradcli.language.inputs import open_arrays, read_member
 
     loaded = open_arrays(path, where, shown, limit, kind="weights ", fmt=".npz")
     if isinstance(loaded, np.ndarray):

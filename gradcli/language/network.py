@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from gradcli.engine.graph import Node, apply, leaf
+from gradcli.engine.ops import nodes as N
 from gradcli.errors import ShapeError, SpecError
-from gradcli.functions import CATALOGUE
-from gradcli.functions.context import Context, to_float
-from gradcli.graph import Node, apply, leaf
-from gradcli.ops import nodes as N
-from gradcli.spec import initializers as inits
+from gradcli.language import initializers as inits
+from gradcli.language.functions import CATALOGUE
+from gradcli.language.functions.context import Context, to_float
 
 if TYPE_CHECKING:
-    from gradcli.spec.models import Layer, ModelSpec
+    from gradcli.language.models import Layer, ModelSpec
 
 Activation = Callable[[Context, Node], Node]
 # keras.activations.selu

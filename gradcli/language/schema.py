@@ -53,7 +53,7 @@ def _shape() -> Schema:
 
 
 def _input_forms() -> list[Schema]:
-    from gradcli.spec.inputs import DTYPES
+    from gradcli.language.inputs import DTYPES
 
     dtype = {"enum": list(DTYPES), "description": "Element type. Float inputs follow the "
              "spec's dtype (and --dtype); integer and bool inputs are never sources."}
@@ -90,7 +90,7 @@ def _input_forms() -> list[Schema]:
 
 
 def _initializer() -> Schema:
-    from gradcli.spec import initializers as inits
+    from gradcli.language import initializers as inits
 
     forms: list[Schema] = [{"enum": list(inits.NAMES)}]
     for name in inits.VARIANCE_SCALING:
@@ -108,8 +108,8 @@ def _initializer() -> Schema:
 
 
 def _layer() -> Schema:
-    from gradcli.spec.models import LAYER_KINDS
-    from gradcli.spec.network import ACTIVATIONS
+    from gradcli.language.models import LAYER_KINDS
+    from gradcli.language.network import ACTIVATIONS
 
     activation = {"enum": [*ACTIVATIONS, None], "description": "Keras activation name "
                   "(null or linear: none)."}

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from gradcli.errors import Location, SpecError, suggest
-from gradcli.spec.inputs import FLOAT_DTYPES, MAX_ELEMENTS, from_mapping, literal_array
-from gradcli.spec.yamlread import Document, read_yaml
+from gradcli.language.inputs import FLOAT_DTYPES, MAX_ELEMENTS, from_mapping, literal_array
+from gradcli.language.yamlread import Document, read_yaml
 
 TOP_KEYS = ("name", "description", "dtype", "inputs", "let", "models", "outputs", "wrt",
             "expect")
@@ -54,7 +54,7 @@ class Spec:
 
 
 def _parse_models(*args: Any) -> Any:
-    from gradcli.spec.models import parse_models  # only specs with models pay for it
+    from gradcli.language.models import parse_models  # only specs with models pay for it
 
     return parse_models(*args)
 
@@ -127,8 +127,8 @@ def from_document(doc: Document, folder: Path, dtype: str | None = None,
 
 def _reserved(taken: dict[str, str]) -> dict[str, str]:
     """Names a model may not take: what expressions already mean by them."""
-    from gradcli.functions import CATALOGUE
-    from gradcli.spec.expr import CONSTANTS, DERIVATIVES
+    from gradcli.language.expr import CONSTANTS, DERIVATIVES
+    from gradcli.language.functions import CATALOGUE
 
     reserved = {name: f"an {what}" for name, what in taken.items()}
     reserved.update({name: "a catalogue function" for name in CATALOGUE})

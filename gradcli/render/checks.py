@@ -14,7 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from gradcli.check import SpecReport
+from gradcli.verify.check import SpecReport
 
 TOLERANCE_NOTE = ("pass when |engine - reference| <= atol + rtol*|reference|; fd adds its "
                   "own error estimate (Richardson difference and rounding)")

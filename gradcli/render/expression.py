@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.graph import Node, toposort
+from gradcli.engine.graph import Node, toposort
 from gradcli.render.graphs import literal_text
 
 # Python precedences: higher binds tighter.
@@ -129,7 +129,7 @@ class _Printer:
 
 
 def _index(index: Any) -> str:
-    from gradcli.ops.structure import format_index
+    from gradcli.engine.ops.structure import format_index
 
     return format_index(index)
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.graph import Node, toposort
-from gradcli.programs import Program
+from gradcli.engine.graph import Node, toposort
+from gradcli.engine.programs import Program
 
 _SMALL = 8  # constant arrays up to this many elements are printed in full
 
@@ -61,7 +61,7 @@ def node_names(order: list[Node], given: Mapping[int, str]) -> dict[int, str]:
 
 
 def attr_text(key: str, value: Any) -> str:
-    from gradcli.ops.structure import format_index
+    from gradcli.engine.ops.structure import format_index
 
     if key == "index":
         return f"index={format_index(value)}"
@@ -187,7 +187,7 @@ def render_mermaid(program: Program) -> bytes:
 
 
 def _jsonable(value: Any) -> Any:
-    from gradcli.ops.structure import format_index
+    from gradcli.engine.ops.structure import format_index
 
     if isinstance(value, np.ndarray):
         return _jsonable(value.tolist())
@@ -228,7 +228,7 @@ def render_json(program: Program) -> bytes:
 
 
 def format_index_json(index: Any) -> str:
-    from gradcli.ops.structure import format_index
+    from gradcli.engine.ops.structure import format_index
 
     return format_index(index)
 

@@ -14,7 +14,7 @@ import math
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
-from gradcli.check import SpecReport
+from gradcli.verify.check import SpecReport
 
 
 def _fmt(x: float) -> str:

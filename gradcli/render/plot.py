@@ -75,7 +75,7 @@ class Curves:
 
 def parse_over(text: str, problem: Any) -> Over:
     """`x=-3:3:201`; bounds may be constant expressions (`x=-pi:pi`)."""
-    from gradcli.spec.load import ConstExpr
+    from gradcli.language.specfile import ConstExpr
 
     source, sep, bounds = text.partition("=")
     parts = bounds.split(":")
@@ -107,7 +107,7 @@ def parse_over(text: str, problem: Any) -> Over:
 def sweep(problem: Any, over: Over, order: int = 1,
           outputs: Sequence[str] | None = None) -> Curves:
     """Every selected output component and its derivatives 1..order along the grid."""
-    from gradcli.sources import parse_source
+    from gradcli.engine.sources import parse_source
 
     if order < 0:
         raise SpecError("--order must be 0 or more", "--order")
@@ -128,7 +128,7 @@ def sweep(problem: Any, over: Over, order: int = 1,
 
 def _swept_leaf(problem: Any, source: Any, over: Over) -> tuple[Any, tuple[int, ...]]:
     """The input leaf behind `--over` and the shape of the swept part (one number)."""
-    from gradcli.ops.structure import selected_shape
+    from gradcli.engine.ops.structure import selected_shape
 
     x = problem.leaves.get(source.name)
     if x is None or problem.named.get(source.name) is not x:
@@ -144,8 +144,8 @@ def _swept_leaf(problem: Any, source: Any, over: Over) -> tuple[Any, tuple[int, 
 
 def _components(chosen: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
     """(label, scalar node) for every element of the chosen outputs."""
-    from gradcli.ops import nodes as N
-    from gradcli.ops.structure import getitem
+    from gradcli.engine.ops import nodes as N
+    from gradcli.engine.ops.structure import getitem
 
     functions: list[tuple[str, Any]] = []
     for name, node in chosen:
@@ -169,8 +169,8 @@ def _derivative_graphs(functions: list[tuple[str, Any]], source: Any, x: Any, or
                        ) -> tuple[list[Any], list[tuple[str, int]], list[str]]:
     """Each function and its nested gradients w.r.t. the swept number, as
     scalar nodes of one point, with (label, order) and notes in words."""
-    from gradcli.ops import nodes as N
-    from gradcli.ops.structure import getitem
+    from gradcli.engine.ops import nodes as N
+    from gradcli.engine.ops.structure import getitem
 
     nodes: list[Any] = []
     labels: list[tuple[str, int]] = []
@@ -198,10 +198,10 @@ def _run_over_grid(problem: Any, nodes: list[Any], source: Any, x: Any,
                    shape: tuple[int, ...], over: Over) -> list[np.ndarray]:
     """The one-point graphs vmapped over the grid, run chunk by chunk (the
     last chunk padded, so one planned program serves them all)."""
-    from gradcli.batching import vmap
-    from gradcli.evaluate import plan
-    from gradcli.graph import apply, leaf, toposort
-    from gradcli.ops import nodes as N
+    from gradcli.engine.batching import vmap
+    from gradcli.engine.evaluate import plan
+    from gradcli.engine.graph import apply, leaf, toposort
+    from gradcli.engine.ops import nodes as N
 
     point = leaf("sweep-point", (), x.dtype)  # the swept number, then its batch
     if source.index is None:
@@ -226,8 +226,8 @@ def _run_over_grid(problem: Any, nodes: list[Any], source: Any, x: Any,
 
 def _grad_of_sum(f: Any, x: Any) -> list[Any]:
     """d(sum of f)/dx as a graph (None when f does not depend on x)."""
-    from gradcli.autodiff import sum_all, vjp
-    from gradcli.ops import nodes as N
+    from gradcli.engine.autodiff import sum_all, vjp
+    from gradcli.engine.ops import nodes as N
 
     total = sum_all(f)
     return vjp([total], [N.fill(1.0, (), total.dtype)], [x])

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.errors import GradcliError, SpecError
-from gradcli.expect import DEFAULT_TOLERANCES, compare, tolerances
+from gradcli.verify.expect import DEFAULT_TOLERANCES, compare, tolerances
 
 KINDS = ("value", "grad", "orders", "jacobian", "hessian")
 METHODS = ("sympy", "fd", "expect")
@@ -267,7 +267,7 @@ def expect_row(q: Quantity, got: np.ndarray | None, expected: _Expected, rtol: f
 def check_problem(problem: Any, options: Options, reference: Any | None = None) -> SpecReport:
     """Run the checks on a loaded Problem.  `reference` is the same spec in
     float64 (for float32 problems); the sympy and FD references use it."""
-    from gradcli import check_methods
+    from gradcli.verify import check_methods
 
     rtol, atol = tolerances(problem, options.rtol, options.atol)
     expect = problem.spec.expect or {}

@@ -21,13 +21,13 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.check import Outcome, Quantity, Row, compare_arrays, row_from
+from gradcli.engine.evaluate import plan
+from gradcli.engine.graph import Node
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.sources import Source
 from gradcli.errors import SpecError
-from gradcli.evaluate import plan
-from gradcli.graph import Node
-from gradcli.ops import nodes as N
-from gradcli.sources import Source
-from gradcli.symbolic import (
+from gradcli.verify.check import Outcome, Quantity, Row, compare_arrays, row_from
+from gradcli.verify.symbolic import (
     CHECK_DIGITS,
     MAX_GRAPH_ELEMENTS,
     component_indices,
@@ -200,7 +200,7 @@ class References:
 
     def fd_functions(self, q: Quantity) -> list[Node] | None:
         from gradcli.api import _nested_grads
-        from gradcli.jacobians import gradient_nodes
+        from gradcli.engine.jacobians import gradient_nodes
 
         problem = self.problem
         outputs = list(problem.outputs.values())
@@ -216,7 +216,7 @@ class References:
         return None if g is None else [g]
 
     def fd_row(self, q: Quantity, got: np.ndarray | None, rtol: float, atol: float) -> Row:
-        from gradcli.finite_diff import central
+        from gradcli.verify.finite_diff import central
 
         functions = self.fd_functions(q)
         source = self.sources[q.other if q.kind == "hessian" else q.source]

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradcli.batching import vmap
-from gradcli.evaluate import plan
-from gradcli.graph import Node, depends_on, leaf, toposort
-from gradcli.ops import nodes as N
+from gradcli.engine.batching import vmap
+from gradcli.engine.evaluate import plan
+from gradcli.engine.graph import Node, depends_on, leaf, toposort
+from gradcli.engine.ops import nodes as N
 
 STEP = 2.0 ** -9
 POINTS = 6  # +-h, +-h/2, +-h/4

@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.graph import Node
+from gradcli.engine.ops import TABLE
+from gradcli.engine.sources import Source
 from gradcli.errors import SpecError
-from gradcli.graph import Node
-from gradcli.ops import TABLE
-from gradcli.sources import Source
 
 # Symbolic lowering costs microseconds per element and op; past this many
 # elements in a graph the lowering would take minutes, so callers skip it

@@ -1,1 +1,1 @@
-"""One module per family of commands; `gradcli.cli` registers them."""
+"""One module per family of commands; `gradcli.cli.group` registers them."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from gradcli.cli_options import derivative_options, output_options, problem_options
-from gradcli.cli_support import build_problem, emit, parse_direction
+from gradcli.cli.options import derivative_options, output_options, problem_options
+from gradcli.cli.support import build_problem, emit, parse_direction
 
 
 @click.command("eval")
@@ -18,7 +18,7 @@ def eval_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 
     Example: gradcli eval -e 'sin(x) * 2' --set x=0.5
     """
-    from gradcli.results import eval_result
+    from gradcli.cli.results import eval_result
 
     problem = build_problem(spec, expr, sets, dtype, max_elements)
     emit(eval_result(problem, list(outputs)), fmt, out, precision, check_finite)
@@ -41,7 +41,7 @@ def grad_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 
     Example: gradcli grad specs/quickstart.yaml --wrt a --format json
     """
-    from gradcli.results import grad_result
+    from gradcli.cli.results import grad_result
 
     problem = build_problem(spec, expr, sets, dtype, max_elements)
     cot = dict(parse_direction(item, problem, "--cotangent", max_elements) for item in cotangents)

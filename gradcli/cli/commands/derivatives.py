@@ -6,8 +6,8 @@ import re
 
 import click
 
-from gradcli.cli_options import derivative_options, output_options, problem_options
-from gradcli.cli_support import build_problem, emit, parse_direction
+from gradcli.cli.options import derivative_options, output_options, problem_options
+from gradcli.cli.support import build_problem, emit, parse_direction
 from gradcli.errors import SpecError
 
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)i?[bB]?\s*$")
@@ -57,8 +57,8 @@ def jacobian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 
     Example: gradcli jacobian specs/gradient-of-a-list-of-losses-sums.yaml --wrt b
     """
-    from gradcli.progress import progress_bar
-    from gradcli.results import jacobian_result
+    from gradcli.cli.progress import progress_bar
+    from gradcli.cli.results import jacobian_result
 
     problem = build_problem(spec, expr, sets, dtype, max_elements)
     with progress_bar("jacobian") as bar:  # drawn only when stderr is a terminal
@@ -84,8 +84,8 @@ def hessian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 
     Example: gradcli hessian specs/partial-derivatives-of-a-network.yaml
     """
-    from gradcli.progress import progress_bar
-    from gradcli.results import hessian_result
+    from gradcli.cli.progress import progress_bar
+    from gradcli.cli.results import hessian_result
 
     problem = build_problem(spec, expr, sets, dtype, max_elements)
     with progress_bar("hessian") as bar:  # drawn only when stderr is a terminal
@@ -109,7 +109,7 @@ def jvp_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 
     Example: gradcli jvp -e 'sin(x) * y' --set x=0.5 --set y=2.0 --tangent x=1.0
     """
-    from gradcli.results import jvp_result
+    from gradcli.cli.results import jvp_result
 
     problem = build_problem(spec, expr, sets, dtype, max_elements)
     tangent = dict(parse_direction(item, problem, "--tangent", max_elements)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from gradcli.cli_options import problem_options
-from gradcli.cli_support import build_problem
-from gradcli.completion import complete_over
+from gradcli.cli.completion import complete_over
+from gradcli.cli.options import problem_options
+from gradcli.cli.support import build_problem
 from gradcli.errors import SpecError
 
 SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
@@ -66,7 +66,7 @@ def plot_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 
     Example: gradcli plot -e 'tanh(x)' --over x=-3:3:201 --order 2 -o tanh.png
     """
-    from gradcli import plot
+    from gradcli.render import plot
 
     fmt = pick_format(fmt, out)
     pixels = parse_size(size)

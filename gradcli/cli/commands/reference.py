@@ -39,7 +39,7 @@ def ops_command(names: tuple[str, ...], fmt: str, primitives: bool, out: str | N
     Example: gradcli ops relu max softplus
     """
     from gradcli.errors import SpecError
-    from gradcli.reference import (
+    from gradcli.language.reference import (
         catalogue_entries,
         primitive_entries,
         render_json,
@@ -75,6 +75,6 @@ def schema_command(out: str | None) -> None:
 
     Example: gradcli schema -o spec.schema.json
     """
-    from gradcli.schema import render
+    from gradcli.language.schema import render
 
     _write(render(), out)

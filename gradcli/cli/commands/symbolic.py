@@ -11,9 +11,9 @@ import time
 
 import click
 
-from gradcli.cli_options import problem_options
-from gradcli.cli_support import build_problem
-from gradcli.completion import complete_spec, complete_wrt
+from gradcli.cli.completion import complete_spec, complete_wrt
+from gradcli.cli.options import problem_options
+from gradcli.cli.support import build_problem
 from gradcli.errors import EXIT_MISMATCH, EXIT_USAGE, SpecError
 
 GLOB_CHARS = set("*?[")
@@ -80,13 +80,13 @@ def check_command(ctx: click.Context, specs: tuple[str, ...], what: str | None,
 
     Example: gradcli check 'specs/*.yaml' --junit report.xml
     """
-    from gradcli.check import METHODS, Options, check_file, parse_what
     from gradcli.render.checks import render_check_json, render_check_text
     from gradcli.render.junit import render_junit
+    from gradcli.verify.check import METHODS, Options, check_file, parse_what
 
     options = Options(parse_what(what), rtol, atol, max_symbolic, methods or METHODS)
     start = time.perf_counter()
-    from gradcli.progress import progress_bar
+    from gradcli.cli.progress import progress_bar
 
     paths = expand_specs(specs)
     reports = []
@@ -135,10 +135,10 @@ def symbolic_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 
     Example: gradcli symbolic specs/symbolic-gradient-sin-matmul.yaml --wrt a
     """
-    from gradcli.programs import grad_program, target_text
+    from gradcli.engine.programs import grad_program, target_text
     from gradcli.render.checks import render_symbolic_json, render_symbolic_text
     from gradcli.render.expression import expressions, temp_prefix
-    from gradcli.symbolic import SymbolicReport, closed_forms, element_label, latex_names
+    from gradcli.verify.symbolic import SymbolicReport, closed_forms, element_label, latex_names
 
     problem = build_problem(spec, expr, sets, dtype, max_elements)
     chosen = problem.select_outputs(list(outputs) or None)
@@ -191,7 +191,7 @@ def graph_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 
     Example: gradcli graph specs/symbolic-gradient-sin-matmul.yaml --grad
     """
-    from gradcli.programs import forward_program, grad_program, hessian_program
+    from gradcli.engine.programs import forward_program, grad_program, hessian_program
     from gradcli.render.graphs import RENDERERS
 
     if want_grad and want_hessian:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from gradcli.ops import einsum, elementwise, linalg, structure
-from gradcli.ops.row import Primitive
+from gradcli.engine.ops import einsum, elementwise, linalg, structure
+from gradcli.engine.ops.row import Primitive
 
 TABLE: Mapping[str, Primitive] = MappingProxyType(
     {row.name: row for family in (elementwise.UNARY, elementwise.BINARY, structure.ROWS,

@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.graph import Node, Shape, apply
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.row import Attrs
 from gradcli.errors import ShapeError
-from gradcli.graph import Node, Shape, apply
-from gradcli.ops import nodes as N
-from gradcli.ops.row import Attrs
 
 
 def result_dtype(inputs: tuple[Node, ...]) -> str:

@@ -10,16 +10,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gradcli.graph import Node
-from gradcli.ops import nodes as N
-from gradcli.ops.common import (
+from gradcli.engine.graph import Node
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.common import (
     batch_elementwise,
     infer_elementwise,
     infer_predicate,
     keep_dtype,
     sym_elementwise,
 )
-from gradcli.ops.row import Primitive
+from gradcli.engine.ops.row import Primitive
 
 Deriv = Callable[[Node, Node], Node]  # (x, y) -> dy/dx as a node
 

@@ -15,12 +15,18 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.graph import Node, Shape, apply
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.common import (
+    add_all,
+    batch_elementwise,
+    like_infer,
+    result_dtype,
+    sym_numpy,
+)
+from gradcli.engine.ops.einsum import LETTERS, einsum, parse_einsum  # noqa: F401 - re-exported
+from gradcli.engine.ops.row import Attrs, Primitive
 from gradcli.errors import ShapeError
-from gradcli.graph import Node, Shape, apply
-from gradcli.ops import nodes as N
-from gradcli.ops.common import add_all, batch_elementwise, like_infer, result_dtype, sym_numpy
-from gradcli.ops.einsum import LETTERS, einsum, parse_einsum  # noqa: F401 - re-exported
-from gradcli.ops.row import Attrs, Primitive
 
 # ---- shared helpers ------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gradcli.graph import Node, Shape, apply, const, const_value, is_const_scalar
+from gradcli.engine.graph import Node, Shape, apply, const, const_value, is_const_scalar
 
 
 def scalar(value: float, like: Node) -> Node:

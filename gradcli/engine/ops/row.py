@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.graph import Node, Shape
+from gradcli.engine.graph import Node, Shape
 
 Attrs = Mapping[str, Any]
 # infer(inputs, attrs) -> (shape, dtype); raises ShapeError with a plain message.

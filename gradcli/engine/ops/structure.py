@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.errors import ShapeError
-from gradcli.graph import Node, Shape, apply, named
-from gradcli.ops import nodes as N
-from gradcli.ops.common import (
+from gradcli.engine.graph import Node, Shape, apply, named
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.common import (
     batch_elementwise,
     infer_elementwise,
     infer_same,
@@ -18,7 +17,8 @@ from gradcli.ops.common import (
     sym_elementwise,
     sym_numpy,
 )
-from gradcli.ops.row import Attrs, Primitive
+from gradcli.engine.ops.row import Attrs, Primitive
+from gradcli.errors import ShapeError
 
 Index = tuple[Any, ...]  # ints, slices, None, Ellipsis: numpy basic indexing only
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from gradcli.functions import (
+from gradcli.language.functions import (
     arrays,
     create,
     einsum,
@@ -17,9 +17,9 @@ from gradcli.functions import (
     padding,
     reduce,
 )
-from gradcli.functions.context import Context, as_node
-from gradcli.functions.operators import OPERATORS
-from gradcli.functions.registry import Function
+from gradcli.language.functions.context import Context, as_node
+from gradcli.language.functions.operators import OPERATORS
+from gradcli.language.functions.registry import Function
 
 
 def _catalogue() -> Mapping[str, Function]:

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.graph import Node
 from gradcli.errors import ShapeError, SpecError
-from gradcli.graph import Node
 
 
 def _is_int(value: Any) -> bool:

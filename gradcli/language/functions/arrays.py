@@ -7,12 +7,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from gradcli.engine.graph import Node, apply
+from gradcli.engine.ops import nodes as N
 from gradcli.errors import ShapeError, SpecError
-from gradcli.functions.args import axis_arg, int_arg, int_sequence, node_list, one_axis, shape_arg
-from gradcli.functions.context import Context, as_node, check_size, promote
-from gradcli.functions.registry import define
-from gradcli.graph import Node, apply
-from gradcli.ops import nodes as N
+from gradcli.language.functions.args import (
+    axis_arg,
+    int_arg,
+    int_sequence,
+    node_list,
+    one_axis,
+    shape_arg,
+)
+from gradcli.language.functions.context import Context, as_node, check_size, promote
+from gradcli.language.functions.registry import define
 
 
 def _size(shape: tuple[int, ...]) -> int:

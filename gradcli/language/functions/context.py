@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.graph import Node, apply, const
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.common import broadcast
+from gradcli.engine.rules import STANDARD, RuleTable
 from gradcli.errors import ShapeError, SpecError
-from gradcli.graph import Node, apply, const
-from gradcli.ops import nodes as N
-from gradcli.ops.common import broadcast
-from gradcli.rules import STANDARD, RuleTable
 
 # Large enough for every workload this tool is for (a 5000 x 5000 float64
 # Hessian block is 25e6), small enough that a typo cannot exhaust memory.

@@ -9,14 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.graph import Node, const
+from gradcli.engine.ops import nodes as N
 from gradcli.errors import SpecError
-from gradcli.functions.args import bool_arg, int_arg, number_arg, shape_arg
-from gradcli.functions.arrays import broadcast_to
-from gradcli.functions.context import Context, check_size, to_float
-from gradcli.functions.linalg import diagonal_slice, place_diagonal
-from gradcli.functions.registry import define
-from gradcli.graph import Node, const
-from gradcli.ops import nodes as N
+from gradcli.language.functions.args import bool_arg, int_arg, number_arg, shape_arg
+from gradcli.language.functions.arrays import broadcast_to
+from gradcli.language.functions.context import Context, check_size, to_float
+from gradcli.language.functions.linalg import diagonal_slice, place_diagonal
+from gradcli.language.functions.registry import define
 
 # A materialized constant beyond this many elements is almost surely a typo
 # (arange(1e9)); refuse it rather than allocate gigabytes while building.

@@ -14,13 +14,13 @@ from __future__ import annotations
 import string
 from typing import Any
 
+from gradcli.engine.graph import Node
+from gradcli.engine.ops import linalg as L
+from gradcli.engine.ops import nodes as N
 from gradcli.errors import ShapeError, SpecError
-from gradcli.functions.context import Context, promote
-from gradcli.functions.linalg import place_diagonal
-from gradcli.functions.registry import define
-from gradcli.graph import Node
-from gradcli.ops import linalg as L
-from gradcli.ops import nodes as N
+from gradcli.language.functions.context import Context, promote
+from gradcli.language.functions.linalg import place_diagonal
+from gradcli.language.functions.registry import define
 
 LETTERS = string.ascii_letters
 ELLIPSIS = "."  # '...' is shortened to this marker while parsing

@@ -7,14 +7,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from gradcli.engine.graph import Node, apply, const
+from gradcli.engine.ops import TABLE
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.common import broadcast
 from gradcli.errors import SpecError
-from gradcli.functions.args import bool_arg, number_arg
-from gradcli.functions.context import Context, condition, elementwise, promote, to_float
-from gradcli.functions.registry import Function, define
-from gradcli.graph import Node, apply, const
-from gradcli.ops import TABLE
-from gradcli.ops import nodes as N
-from gradcli.ops.common import broadcast
+from gradcli.language.functions.args import bool_arg, number_arg
+from gradcli.language.functions.context import Context, condition, elementwise, promote, to_float
+from gradcli.language.functions.registry import Function, define
 
 TIES = "ties split the derivative evenly (1/2 to each operand)"
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from gradcli.engine.graph import Node, apply
+from gradcli.engine.ops import linalg as L
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.structure import getitem
 from gradcli.errors import ShapeError, SpecError
-from gradcli.functions.args import int_arg, int_sequence, one_axis
-from gradcli.functions.context import Context, promote, to_float
-from gradcli.functions.registry import define
-from gradcli.graph import Node, apply
-from gradcli.ops import linalg as L
-from gradcli.ops import nodes as N
-from gradcli.ops.structure import getitem
+from gradcli.language.functions.args import int_arg, int_sequence, one_axis
+from gradcli.language.functions.context import Context, promote, to_float
+from gradcli.language.functions.registry import define
 
 SINGULAR = "needs a nonsingular matrix"
 

@@ -9,13 +9,20 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.graph import Node, const
+from gradcli.engine.ops import nodes as N
 from gradcli.errors import ShapeError, SpecError
-from gradcli.functions.args import axis_arg, int_arg, one_axis
-from gradcli.functions.context import Context, check_size, elementwise, promote, times, to_float
-from gradcli.functions.reduce import logsumexp_kept
-from gradcli.functions.registry import define
-from gradcli.graph import Node, const
-from gradcli.ops import nodes as N
+from gradcli.language.functions.args import axis_arg, int_arg, one_axis
+from gradcli.language.functions.context import (
+    Context,
+    check_size,
+    elementwise,
+    promote,
+    times,
+    to_float,
+)
+from gradcli.language.functions.reduce import logsumexp_kept
+from gradcli.language.functions.registry import define
 
 
 def _log_softmax(x: Node, axes: tuple[int, ...]) -> Node:

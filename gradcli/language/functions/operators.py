@@ -6,11 +6,18 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from gradcli.engine.graph import Node, apply
+from gradcli.engine.ops import nodes as N
 from gradcli.errors import GradcliError, SpecError
-from gradcli.functions.context import Context, as_node, elementwise, promote, times, to_float
-from gradcli.functions.linalg import matmul
-from gradcli.graph import Node, apply
-from gradcli.ops import nodes as N
+from gradcli.language.functions.context import (
+    Context,
+    as_node,
+    elementwise,
+    promote,
+    times,
+    to_float,
+)
+from gradcli.language.functions.linalg import matmul
 
 
 def add(ctx: Context, a: Any, b: Any) -> Node:

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.graph import Node, apply
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.structure import getitem
 from gradcli.errors import SpecError
-from gradcli.functions.args import number_arg, static, str_arg
-from gradcli.functions.context import Context, as_node, check_size
-from gradcli.functions.registry import define
-from gradcli.graph import Node, apply
-from gradcli.ops import nodes as N
-from gradcli.ops.structure import getitem
+from gradcli.language.functions.args import number_arg, static, str_arg
+from gradcli.language.functions.context import Context, as_node, check_size
+from gradcli.language.functions.registry import define
 
 MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
 

@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from gradcli.engine.graph import Node, apply
+from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.structure import getitem
 from gradcli.errors import ShapeError
-from gradcli.functions.args import axis_arg, bool_arg, int_arg
-from gradcli.functions.context import Context, promote, times, to_float
-from gradcli.functions.registry import define
-from gradcli.graph import Node, apply
-from gradcli.ops import nodes as N
-from gradcli.ops.structure import getitem
+from gradcli.language.functions.args import axis_arg, bool_arg, int_arg
+from gradcli.language.functions.context import Context, promote, times, to_float
+from gradcli.language.functions.registry import define
 
 Axes = tuple[int, ...]
 TIES = "ties split the derivative evenly among the tied elements"

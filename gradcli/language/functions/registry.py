@@ -8,8 +8,8 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gradcli.engine.graph import Node
 from gradcli.errors import GradcliError, SpecError, suggest
-from gradcli.graph import Node
 
 
 @dataclass(frozen=True)
