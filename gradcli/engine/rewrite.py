@@ -59,8 +59,12 @@ class Rewritten:
 class Rewriter:
     """Applies one pass of a table at single nodes; what rules see of the graph."""
 
-    def __init__(self, table: RuleTable, pass_name: str) -> None:
+    def __init__(self, table: RuleTable, pass_name: str,
+                 frozen: Mapping[int, Node] | None = None) -> None:
         self.table = table
+        # Nodes never rewritten (the forward program under a build pass): a
+        # rule may return one of them, and then rewriting stops there.
+        self.frozen: Mapping[int, Node] = frozen if frozen is not None else {}
         self.pass_name = pass_name
         self.by_op = table.for_pass(pass_name)
         self.fired: dict[str, int] = {}
@@ -84,6 +88,8 @@ class Rewriter:
                 _label_new(result, node.origin)
                 self.fired[rule.name] = self.fired.get(rule.name, 0) + 1
                 node = result
+                if id(node) in self.frozen:
+                    return node
                 break
             else:
                 return node
@@ -206,7 +212,7 @@ def settle(results: Sequence[Node | None], known: dict[int, Node], table: RuleTa
     `known` (the forward program, earlier adjoints) are never rewritten.
     `known` grows by the results, which keeps their ids unique while they
     are referenced by id."""
-    rewriter = Rewriter(table, "build")
+    rewriter = Rewriter(table, "build", known)
     fresh: list[Node] = []
     seen: set[int] = set()
     stack = [r for r in results if r is not None]
