@@ -179,7 +179,21 @@ def _binary(name: str, partials: Callable[[Node, Node, Node], tuple[Node, Node]]
 
 
 def _pow_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
-    return (N.mul(b, N.power(a, N.sub(b, c(1.0, a)))), N.mul(y, N.unary("log", a)))
+    """d/da = b * a**(b-1), but exactly 0 where b == 0: a**0 is the constant 1
+    (at a = 0 the product would be 0 * inf = NaN).  The mask is a `where`, so
+    higher orders keep it (nodes.mul_derivative)."""
+    da = N.mul(b, N.power(a, N.sub(b, c(1.0, a))))
+    return _zero_where(N.compare("eq", b, c(0.0, b)), da), N.mul(y, N.unary("log", a))
+
+
+def _zero_where(cond: Node, d: Node) -> Node:
+    """where(cond, 0, d), decided at build time when cond is a constant."""
+    value = cond.attrs["value"] if cond.op == "const" else None
+    if value is not None and not value.any():
+        return d
+    if value is not None and value.all():
+        return N.fill(0.0, tuple(np.broadcast_shapes(cond.shape, d.shape)), d.dtype)
+    return N.where(cond, c(0.0, d), d)
 
 
 # Exponents that derivative rules produce all the time, done without np.power
@@ -239,6 +253,7 @@ BINARY = [
               sym_elementwise(lambda sp, a, b: a + b), "a + b"),
     _binary("mul", lambda a, b, y: (b, a), np.multiply, lambda sp, a, b: a * b, "a * b"),
     _binary("pow", _pow_partials, _forward_pow, lambda sp, a, b: a ** b, "a ** b",
+            "d/da = 0 where b = 0 (a**0 is the constant 1, also at a = 0); "
             "d/db uses log(a): only defined for a > 0"),
     _binary("maximum", _maximum_partials, np.maximum, lambda sp, a, b: sp.Max(a, b),
             "elementwise larger value", "ties split the derivative evenly (1/2 each)"),
