@@ -125,3 +125,94 @@ def test_constant_exponents_build_no_mask():
     (gm,) = grad([N.power(x, N.const(np.array([0.0, 1.0, 2.0])))], [x])
     assert "where" in _ops(gm)
     np.testing.assert_array_equal(evaluate([gm], {"x": np.zeros(3)})[0], [0.0, 1.0, 0.0])
+
+
+# ---- d/db x**b where x == 0 < b --------------------------------------------------------
+
+LOG2 = float(np.log(2.0))
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_d_db_at_zero_base_is_zero_for_positive_b(order: int):
+    # 0**b = 0 for every b > 0, so every derivative in b is 0 there (the formula
+    # b-derivative x**b log(x)**k gives 0 * inf = NaN).  At x = 2, b = 1.5 it is
+    # 2**1.5 log(2)**order; at x = 0, b = 0 it stays the one-sided -inf (order 1:
+    # (0**h - 1)/h), at x = 0 > b the limit of inf * -inf.
+    x = [0.0, 0.0, 0.0, 2.0, 0.0, 0.0]
+    b = [2.0, 0.5, 1.0, 1.5, 0.0, -1.0]
+    got = _grad("x ** b", "b", order, x=x, b=b)
+    far = 2.0 ** 1.5 * LOG2 ** order
+    sign = -1.0 if order % 2 else 1.0
+    np.testing.assert_allclose(got, [0.0, 0.0, 0.0, far, sign * np.inf, sign * np.inf],
+                               rtol=1e-15, atol=0)
+    assert np.all(got[:3] == 0.0)  # exactly zero, not a tiny number
+
+
+def test_d_db_with_a_broadcast_exponent():
+    # f = sum over x of x**b with one scalar b (its cotangent is summed):
+    # df/db = 0 + 1 log 1 + 4 log 2;  d²f/db² = 4 log(2)²;  d³f/db³ = 4 log(2)³.
+    x = [0.0, 1.0, 2.0]
+    for order, want in ((1, 4 * LOG2), (2, 4 * LOG2 ** 2), (3, 4 * LOG2 ** 3)):
+        np.testing.assert_allclose(_grad("x ** b", "b", order, x=x, b=2.0), want,
+                                   rtol=1e-15, atol=0)
+
+
+def test_zero_to_the_b():
+    # a literal zero base: 0.0 ** b; d/db = 0 and d²/db² = 0 for b > 0.
+    for order in (1, 2):
+        np.testing.assert_array_equal(_grad("0.0 ** b", "b", order, b=[2.0, 0.5]),
+                                      [0.0, 0.0])
+
+
+def test_hessian_of_x_to_the_b_at_zero_base():
+    # f = x**b at (x, b) = (0, 3) and (2, 2):
+    #   f_xx = b (b-1) x**(b-2)        -> 0,          2
+    #   f_xb = x**(b-1) (1 + b log x)  -> 0,          2 (1 + 2 log 2)
+    #   f_bb = x**b log(x)**2          -> 0,          4 log(2)²
+    p = _problem("x ** b", x=[0.0, 2.0], b=[3.0, 2.0])
+    h = p.hessian()
+    mixed = 2 * (1 + 2 * LOG2)
+    np.testing.assert_allclose(h["x"]["x"], np.diag([0.0, 2.0]), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(h["x"]["b"], np.diag([0.0, mixed]), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(h["b"]["x"], np.diag([0.0, mixed]), rtol=1e-15, atol=0)
+    np.testing.assert_allclose(h["b"]["b"], np.diag([0.0, 4 * LOG2 ** 2]), rtol=1e-15, atol=0)
+    # forward mode along b: d/db x**b = (0, 4 log 2)
+    np.testing.assert_allclose(p.jvp({"b": np.ones(2)})["f"], [0.0, 4 * LOG2], rtol=1e-15)
+
+
+def test_reverse_mode_jacobian_is_not_poisoned_by_the_zero_base():
+    # Each row of the reverse-mode Jacobian contracts a basis cotangent with the
+    # b-partials of every element: a NaN at x = 0 used to spread to every row.
+    p = _problem("x ** b", x=[0.0, 2.0], b=2.0)
+    for mode in ("rev", "fwd"):
+        jac = p.jacobian(mode=mode)["f"]
+        np.testing.assert_allclose(jac["b"], [0.0, 4 * LOG2], rtol=1e-15, atol=0)
+        np.testing.assert_array_equal(jac["x"], np.diag([0.0, 4.0]))
+
+
+def test_second_derivative_in_b_through_the_graph():
+    # The rule's where mask is what the second derivative differentiates:
+    # d²/db² x**b at x = 0 is 0 in reverse-over-reverse and forward-over-reverse.
+    x, b, t = leaf("x", (3,), "float64"), leaf("b", (3,), "float64"), leaf("t", (3,), "float64")
+    (g,) = grad([N.power(x, b)], [b])
+    (gg,) = grad([g], [b])
+    (h,) = jvp([g], {id(b): t})
+    values = {"x": np.array([0.0, 0.0, 2.0]), "b": np.array([2.0, 0.5, 2.0]), "t": np.ones(3)}
+    got = evaluate([g, gg, h], values)
+    np.testing.assert_allclose(got[0], [0.0, 0.0, 4 * LOG2], rtol=1e-15, atol=0)
+    np.testing.assert_allclose(got[1], [0.0, 0.0, 4 * LOG2 ** 2], rtol=1e-15, atol=0)
+    np.testing.assert_allclose(got[2], [0.0, 0.0, 4 * LOG2 ** 2], rtol=1e-15, atol=0)
+
+
+def test_constant_base_builds_no_mask():
+    # 2.0 ** b: the base is never 0, so d/db is y * log(2) with no compare/where.
+    b = leaf("b", (2,), "float64")
+    (g,) = grad([N.power(N.scalar(2.0, b), b)], [b])
+    assert not {"where", "eq", "gt"} & set(_ops(g))
+
+
+def test_kink_text_states_both_conventions():
+    from gradcli.ops import TABLE
+
+    kink = TABLE["pow"].kink
+    assert "d/da = 0 where b = 0" in kink and "= 0 where a = 0 < b" in kink
