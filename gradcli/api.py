@@ -81,7 +81,9 @@ class Problem:
         for expr in spec.outputs:
             node = compile_expr(expr.text, self.named, self.ctx, expr.where, calls)
             self.outputs[expr.name] = node
-            self.named[expr.name] = node
+            # Only -e can name its output like an input (`-e 'x * y' --set y=2`);
+            # `named` (sources, --wrt) keeps the input, `outputs` the output.
+            self.named.setdefault(expr.name, node)
         for table in (self.leaves, self.named):
             table.update(self.models.parameters)
         self.values.update(self.models.values)
@@ -100,13 +102,19 @@ class Problem:
             return list(self.outputs.items())
         chosen = []
         for name in names:
-            if name not in self.named or name in self.leaves:
-                from gradcli.errors import suggest
-
-                raise SpecError(f"unknown output '{name}'{suggest(name, self.outputs)}; "
-                                f"outputs: {', '.join(self.outputs)}", "--output")
-            chosen.append((name, self.named[name]))
+            if name in self.outputs:
+                chosen.append((name, self.outputs[name]))
+            elif name in self.named and name not in self.leaves:  # a let name
+                chosen.append((name, self.named[name]))
+            else:
+                what = f"'{name}' is an input, not an output" if name in self.leaves else \
+                    f"unknown output '{name}'{suggest(name, self.outputs)}"
+                raise SpecError(f"{what}; outputs: {', '.join(self.outputs)}", "--output")
         return chosen
+
+    def output_node(self, name: str) -> Node:
+        """The node of a selected output or let name (never an input of that name)."""
+        return dict(self.select_outputs([name]))[name]
 
     def default_wrt(self) -> list[str]:
         if self.spec.wrt is not None:  # a model's name stands for its parameters

@@ -103,7 +103,7 @@ def jacobian_result(problem: Any, blocks: Mapping[str, Mapping[str, np.ndarray |
     noted: set[str] = set()
     per = batch_axis is not None
     for out, row in blocks.items():
-        out_shape = problem.named[out].shape
+        out_shape = problem.output_node(out).shape
         for src, value in row.items():
             note = f"layout: {_layout(per)}{out} shape + {src} shape; never summed"
             if value is None:
