@@ -22,7 +22,7 @@ from gradcli.functions.context import Context
 from gradcli.graph import Node, depends_on, leaf
 from gradcli.ops import nodes as N
 from gradcli.ops.structure import getitem
-from gradcli.sources import Source, expand_models, explain_unconnected, parse_source
+from gradcli.sources import Source, expand_models, explain_unconnected, no_sources, parse_source
 from gradcli.spec.expr import compile_expr
 from gradcli.spec.inputs import MAX_ELEMENTS
 from gradcli.spec.load import ConstExpr, Spec, load_dict, load_file
@@ -128,8 +128,11 @@ class Problem:
         else:
             items = [(text, "--wrt") for text in (self.default_wrt() if wrt is None else wrt)]
         groups = self.models.groups()
-        return tuple(parse_source(text, self.named, where, tuple(groups))
-                     for text, where in expand_models(items, groups))
+        found = tuple(parse_source(text, self.named, where, tuple(groups))
+                      for text, where in expand_models(items, groups))
+        if not found and wrt is None:  # nothing asked for, and no default either: exit 2
+            raise no_sources(self)
+        return found
 
     def inputs_for(self, values: Values | None) -> dict[str, np.ndarray]:
         if not values:
@@ -310,7 +313,7 @@ class Problem:
                 what = "an integer input" if node is not None else \
                     f"not an input{suggest(name, self.leaves)}"
                 raise SpecError(f"--tangent {name}: {what}; tangents go on float inputs "
-                                f"({', '.join(self.default_wrt())})", "--tangent")
+                                f"({', '.join(self.default_wrt()) or 'none here'})", "--tangent")
         key = ("jvp", names, tuple(n for n, _ in chosen))
         program = self._plans.get(key)
         if program is None:
