@@ -21,7 +21,13 @@ from gradcli.engine.graph import Node, Origin, depends_on, leaf, named
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.structure import getitem
 from gradcli.engine.rules import STANDARD, RuleTable
-from gradcli.engine.sources import Source, expand_models, explain_unconnected, parse_source
+from gradcli.engine.sources import (
+    Source,
+    expand_models,
+    explain_unconnected,
+    no_sources,
+    parse_source,
+)
 from gradcli.engine.timings import Clock
 from gradcli.errors import Location, SpecError, suggest
 from gradcli.language.expr import compile_expr
@@ -91,7 +97,9 @@ class Problem:
             node = named(compile_expr(expr.text, self.named, self.ctx, expr.where, calls),
                          expr.name, Origin(expr.where, expr.text))
             self.outputs[expr.name] = node
-            self.named[expr.name] = node
+            # Only -e can name its output like an input (`-e 'x * y' --set y=2`);
+            # `named` (sources, --wrt) keeps the input, `outputs` the output.
+            self.named.setdefault(expr.name, node)
         for table in (self.leaves, self.named):
             table.update(self.models.parameters)
         self.values.update(self.models.values)
@@ -110,13 +118,19 @@ class Problem:
             return list(self.outputs.items())
         chosen = []
         for name in names:
-            if name not in self.named or name in self.leaves:
-                from gradcli.errors import suggest
-
-                raise SpecError(f"unknown output '{name}'{suggest(name, self.outputs)}; "
-                                f"outputs: {', '.join(self.outputs)}", "--output")
-            chosen.append((name, self.named[name]))
+            if name in self.outputs:
+                chosen.append((name, self.outputs[name]))
+            elif name in self.named and name not in self.leaves:  # a let name
+                chosen.append((name, self.named[name]))
+            else:
+                what = f"'{name}' is an input, not an output" if name in self.leaves else \
+                    f"unknown output '{name}'{suggest(name, self.outputs)}"
+                raise SpecError(f"{what}; outputs: {', '.join(self.outputs)}", "--output")
         return chosen
+
+    def output_node(self, name: str) -> Node:
+        """The node of a selected output or let name (never an input of that name)."""
+        return dict(self.select_outputs([name]))[name]
 
     def default_wrt(self) -> list[str]:
         if self.spec.wrt is not None:  # a model's name stands for its parameters
@@ -130,8 +144,11 @@ class Problem:
         else:
             items = [(text, "--wrt") for text in (self.default_wrt() if wrt is None else wrt)]
         groups = self.models.groups()
-        return tuple(parse_source(text, self.named, where, tuple(groups))
-                     for text, where in expand_models(items, groups))
+        found = tuple(parse_source(text, self.named, where, tuple(groups))
+                      for text, where in expand_models(items, groups))
+        if not found and wrt is None:  # nothing asked for, and no default either: exit 2
+            raise no_sources(self)
+        return found
 
     def inputs_for(self, values: Values | None) -> dict[str, np.ndarray]:
         if not values:
@@ -316,7 +333,7 @@ class Problem:
                 what = "an integer input" if node is not None else \
                     f"not an input{suggest(name, self.leaves)}"
                 raise SpecError(f"--tangent {name}: {what}; tangents go on float inputs "
-                                f"({', '.join(self.default_wrt())})", "--tangent")
+                                f"({', '.join(self.default_wrt()) or 'none here'})", "--tangent")
         key = ("jvp", names, tuple(n for n, _ in chosen))
         program = self._plans.get(key)
         if program is None:

@@ -24,7 +24,9 @@ def _stack(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
 problem_options = _stack(
     click.argument("spec", required=False, type=click.Path(dir_okay=False),
                    shell_complete=complete_spec),
-    click.option("-e", "--expr", help="Inline expression (output 'y'); inputs from --set."),
+    click.option("-e", "--expr", help="Inline expression instead of a SPEC; inputs from --set; "
+                 "its output is always named y (an input may be named y too: --wrt, "
+                 "--tangent and --set mean the input, --output and --cotangent the output)."),
     click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
                  shell_complete=complete_set,
                  help="Override or define an input: a YAML literal, or @file.npy."),

@@ -38,7 +38,7 @@ def eval_result(problem: Any, outputs: list[str]) -> Result:
     values = problem.evaluate(outputs=outputs or None)
     entries = tuple(Entry(("outputs", name), name, value) for name, value in values.items())
     return Result("eval", entries, {"dtype": problem.spec.dtype},
-                  (f"eval: values of {', '.join(values)} ({problem.spec.dtype})",))
+                  (f"eval: values of {', '.join(values)} ({problem.spec.dtype})",), ("outputs",))
 
 
 def grad_result(problem: Any, wrt: list[str] | None, order: int,
@@ -61,7 +61,7 @@ def grad_result(problem: Any, wrt: list[str] | None, order: int,
                  "(use `gradcli jacobian` for every partial)")
     summary = (f"grad: {rule}; order {order}; {problem.spec.dtype}",)
     return Result("grad", tuple(entries), {"order": order, "dtype": problem.spec.dtype},
-                  summary)
+                  summary, ("grad",))
 
 
 def component_shape(problem: Any, key: str, per_sample: bool = False) -> tuple[int, ...]:
@@ -103,7 +103,7 @@ def jacobian_result(problem: Any, blocks: Mapping[str, Mapping[str, np.ndarray |
     noted: set[str] = set()
     per = batch_axis is not None
     for out, row in blocks.items():
-        out_shape = problem.named[out].shape
+        out_shape = problem.output_node(out).shape
         for src, value in row.items():
             note = f"layout: {_layout(per)}{out} shape + {src} shape; never summed"
             if value is None:
@@ -116,7 +116,7 @@ def jacobian_result(problem: Any, blocks: Mapping[str, Mapping[str, np.ndarray |
                + (", per sample along axis 0" if batch_axis is not None else "")
                + f"; {problem.spec.dtype}",)
     meta = {"mode": mode, "batch_axis": batch_axis, "dtype": problem.spec.dtype}
-    return Result("jacobian", tuple(entries), meta, summary)
+    return Result("jacobian", tuple(entries), meta, summary, ("jacobian",))
 
 
 def hessian_result(problem: Any, blocks: Mapping[str, Mapping[str, np.ndarray | None]],
@@ -144,7 +144,8 @@ def hessian_result(problem: Any, blocks: Mapping[str, Mapping[str, np.ndarray | 
                "blocks src_i + src_j" + (", per sample along axis 0" if batch_axis is not None
                                          else "") + f"; {problem.spec.dtype}",)
     return Result("hessian", tuple(entries), {"batch_axis": batch_axis,
-                                              "dtype": problem.spec.dtype}, summary)
+                                              "dtype": problem.spec.dtype}, summary,
+                  ("hessian",))
 
 
 def jvp_result(problem: Any, values: Mapping[str, np.ndarray],
@@ -155,4 +156,5 @@ def jvp_result(problem: Any, values: Mapping[str, np.ndarray],
                 for n, v in tangents.items()]
     summary = (f"jvp: forward-mode directional derivatives along the tangent of {direction} "
                f"(other inputs: zero tangent); {problem.spec.dtype}",)
-    return Result("jvp", tuple(entries), {"dtype": problem.spec.dtype}, summary)
+    return Result("jvp", tuple(entries), {"dtype": problem.spec.dtype}, summary,
+                  ("outputs", "jvp"))

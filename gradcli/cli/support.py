@@ -33,6 +33,8 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
     with clock.phase("load (read, parse, validate)"):
         if expr is not None:
             where = Location("--expr", 1, 1)
+            # The output is always y, also beside an input y (`-e 'x * y' --set y=2`):
+            # Problem keeps outputs and inputs apart (see `Problem.select_outputs`).
             doc = Document({"outputs": {"y": expr}}, "--expr", {("outputs", "y"): where})
             loaded = from_document(doc, Path.cwd(), dtype, limit)
         elif spec:
@@ -42,6 +44,8 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
         overrides = {}
         for item in sets:
             name, value = parse_set(item, loaded, limit)
+            if expr is None:
+                _check_settable(name, loaded)
             overrides[name] = value
     with clock.phase("build (forward graph)"):
         problem = Problem(loaded, overrides, max_elements=limit,
@@ -50,6 +54,18 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
     problem.clock = clock
     _warn_unused(problem, overrides)
     return problem
+
+
+def _check_settable(name: str, spec: Any) -> None:
+    """--set replaces or defines inputs; a name a spec file gives to an output,
+    a `let` or a model would make one name mean two things.  (-e's implicit
+    output y is the exception: an input y beside it is allowed and kept apart.)"""
+    kinds = [("an output", [e.name for e in spec.outputs]),
+             ("a let name", [e.name for e in spec.lets]), ("a model", list(spec.models))]
+    for what, names in kinds:
+        if name in names:
+            raise SpecError(f"'{name}' is {what} of the spec, not an input (--set replaces "
+                            "or defines inputs)", "--set")
 
 
 def _warn_unused(problem: Any, sets: Sequence[str]) -> None:

@@ -112,3 +112,33 @@ def explain_unconnected(source: Source, outputs: Sequence[tuple[str, Node]]) -> 
         return (f"{names} depends on {source.key} only through {', '.join(blockers)}; "
                 f"no derivative passes through {'it' if len(blockers) == 1 else 'them'}")
     return f"{names} does not depend on {source.key} through any differentiable path"
+
+
+def no_sources(problem: Any) -> SpecError:
+    """The error of grad/jacobian/hessian when no source was asked for and the
+    defaults are empty: every input is an integer or bool input, or there is
+    none (an empty `wrt:` says so itself).  Says what would make a source."""
+    where = problem.spec.file
+    if problem.spec.wrt is not None:
+        return SpecError("nothing to differentiate: the spec's wrt: is empty; name a source "
+                         "there or pass --wrt", where)
+    params = problem.models.parameters
+    inputs = [(n, node.dtype) for n, node in problem.leaves.items() if n not in params]
+    if not inputs:
+        head = "nothing to differentiate: the spec has no inputs"
+        hints = ["define one with --set NAME=VALUE" if where == "--expr" else "add a float input"]
+    else:
+        kinds = [k for k in ("integer", "bool")
+                 if any((dtype == "bool") == (k == "bool") for _, dtype in inputs)]
+        kind = " or ".join(kinds)
+        listed = ", ".join(f"{n} {dtype}" for n, dtype in inputs)
+        head = (f"no float sources: every input is {'an' if kinds[0] == 'integer' else 'a'} "
+                f"{kind} input ({listed}), and {kind} inputs are never differentiated")
+        hints = ["give one a float dtype"]
+    lets = [e.name for e in problem.spec.lets if problem.named[e.name].is_float]
+    models = list(problem.spec.models)
+    others = ([f"a float let name ({', '.join(lets)})"] if lets else []) + \
+        ([f"a model, for its parameters ({', '.join(models)})"] if models else [])
+    if others:
+        hints.append(f"pass --wrt with {' or '.join(others)}")
+    return SpecError(f"{head}; {', or '.join(hints)}", where)

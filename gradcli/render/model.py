@@ -51,9 +51,12 @@ class Result:
     `meta` holds extra top-level JSON keys placed after "command" and before
     the sections (e.g. {"order": 1, "dtype": "float64"}); `summary` are the
     lines the text format prints first, saying what was computed.
+    `sections` are top-level keys a document always carries, as {} when no
+    entry falls under them, so readers never need to test for the key.
     """
 
     command: str
     entries: tuple[Entry, ...]
     meta: Mapping[str, Any] = field(default_factory=dict)
     summary: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()

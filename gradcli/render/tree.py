@@ -72,6 +72,8 @@ def nested_sections(result: Result, leaf: Callable[[np.ndarray | None], Any]) ->
             raise ValueError(f"meta key {key!r} collides with 'command'")
         doc[key] = plain(value)
     meta_keys = set(doc)
+    for section in result.sections:
+        doc.setdefault(section, {})
     for entry in result.entries:
         if entry.path[0] in meta_keys:
             raise ValueError(f"entry path {entry.path!r} collides with a meta key")

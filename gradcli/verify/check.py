@@ -134,7 +134,8 @@ def quantities(problem: Any, what: tuple[str, ...] | None) -> list[tuple[Quantit
     expect = problem.spec.expect or {}
     kinds = what or tuple(k for k in KINDS if k == "grad" or k in expect)
     outputs = list(problem.outputs)
-    problem.sources(None)  # the spec's own wrt:, checked with its own locations
+    if problem.spec.wrt:  # the spec's own wrt:, checked with its own locations
+        problem.sources(None)
     sources = problem.default_wrt()
     missing = object()
     found: list[tuple[Quantity, tuple[Any, ...], Any]] = []

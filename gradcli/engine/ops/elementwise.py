@@ -179,7 +179,40 @@ def _binary(name: str, partials: Callable[[Node, Node, Node], tuple[Node, Node]]
 
 
 def _pow_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
-    return (N.mul(b, N.power(a, N.sub(b, c(1.0, a)))), N.mul(y, N.unary("log", a)))
+    """d/da = b * a**(b-1), but exactly 0 where b == 0: a**0 is the constant 1
+    (at a = 0 the product would be 0 * inf = NaN).  d/db = a**b * log(a), but
+    exactly 0 where a == 0 < b: 0**b is the constant 0 for b > 0 (the product
+    would be 0 * -inf = NaN).  The masks are `where`s, so higher orders keep
+    them (nodes.mul_derivative)."""
+    da = N.mul(b, N.power(a, N.sub(b, c(1.0, a))))
+    db = N.mul(y, N.unary("log", a))
+    return (_zero_where(N.compare("eq", b, c(0.0, b)), da),
+            _zero_where(_zero_base(a, b), db))
+
+
+def _zero_base(a: Node, b: Node) -> Node:
+    """a == 0 and b > 0, as one boolean node (the where-trap fix needs a single
+    `where`): a compared with 0 after replacing it by 1 wherever b <= 0.
+    Constant operands fold, so 2.0 ** x gets a constant all-false mask."""
+    zero = c(0.0, a)
+    at_zero = N.compare("eq", a, zero)
+    positive = N.compare("gt", b, c(0.0, b))
+    for cond in (at_zero, positive):
+        if cond.op == "const" and not cond.attrs["value"].any():
+            return cond
+    if positive.op == "const" and positive.attrs["value"].all():
+        return at_zero
+    return N.compare("eq", N.where(positive, a, c(1.0, a)), zero)
+
+
+def _zero_where(cond: Node, d: Node) -> Node:
+    """where(cond, 0, d), decided at build time when cond is a constant."""
+    value = cond.attrs["value"] if cond.op == "const" else None
+    if value is not None and not value.any():
+        return d
+    if value is not None and value.all():
+        return N.fill(0.0, tuple(np.broadcast_shapes(cond.shape, d.shape)), d.dtype)
+    return N.where(cond, c(0.0, d), d)
 
 
 # Exponents that derivative rules produce all the time, done without np.power
@@ -239,7 +272,9 @@ BINARY = [
               sym_elementwise(lambda sp, a, b: a + b), "a + b"),
     _binary("mul", lambda a, b, y: (b, a), np.multiply, lambda sp, a, b: a * b, "a * b"),
     _binary("pow", _pow_partials, _forward_pow, lambda sp, a, b: a ** b, "a ** b",
-            "d/db uses log(a): only defined for a > 0"),
+            "d/da = 0 where b = 0 (a**0 is the constant 1, also at a = 0); d/db = a**b "
+            "log(a) = 0 where a = 0 < b (0**b is the constant 0), -inf at a = 0 >= b, "
+            "NaN for a < 0"),
     _binary("maximum", _maximum_partials, np.maximum, lambda sp, a, b: sp.Max(a, b),
             "elementwise larger value", "ties split the derivative evenly (1/2 each)"),
     _binary("arctan2", _arctan2_partials, np.arctan2, lambda sp, a, b: sp.atan2(a, b),
