@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from exact import assert_rounded, assert_sum_of_products
 from fdcheck import directional_fd
 
 import gradcli
@@ -57,6 +58,41 @@ NUMPY_ACTIVATIONS = {
 }
 
 
+# Both the engine and the numpy forward round every dense layer (a sum of
+# fan-in products, added in an order that differs between BLAS builds) and
+# every activation.  `dense` and `activate` carry an error bound along, in
+# units of eps: the input's bound through the layer, plus the layer's own
+# rounding (fan-in + 2 operations on Σ|terms|), or a few roundings of the
+# activation relative to |z| + |f(z)| (where it cancels: gelu's 1 + erf,
+# log_softmax's z - logsumexp).
+ROWWISE = {"softmax", "log_softmax"}
+
+
+def dense(x: np.ndarray, bound: Any, kernel: np.ndarray,
+          bias: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    bias = np.zeros(kernel.shape[-1]) if bias is None else bias
+    terms = np.abs(x) @ np.abs(kernel) + np.abs(bias)
+    carried = np.broadcast_to(np.asarray(bound, dtype=float), x.shape) @ np.abs(kernel)
+    return x @ kernel + bias, carried + (kernel.shape[0] + 2) * terms
+
+
+def activate(name: str, z: np.ndarray, bound: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    f = NUMPY_ACTIVATIONS[name]
+    h = f(z)
+    if name in ROWWISE:  # the rows of |Jacobian| sum to at most 2
+        carried = 2 * np.max(bound, axis=-1, keepdims=True)
+    else:
+        step = 1e-6 * (1 + np.abs(z))
+        carried = np.abs(f(z + step) - f(z - step)) / (2 * step) * bound
+    n = z.shape[-1] if name in ROWWISE else 1
+    return h, carried + (8 + n) * (np.abs(h) + np.abs(z))
+
+
+def assert_forward(got: np.ndarray, want: np.ndarray, bound: np.ndarray) -> None:
+    """Two forwards (got and want), each within bound·eps of the exact value."""
+    assert_rounded(got, want, bound, ops=1, k=2 * 2, what="network forward")
+
+
 def test_every_activation_has_a_numpy_reference() -> None:
     from gradcli.spec.network import ACTIVATIONS
 
@@ -78,10 +114,11 @@ def test_layers_match_a_numpy_forward(activation: str) -> None:
     assert set(p.models.parameters) == {"net.1.kernel", "net.1.bias", "net.2.kernel",
                                         "net.4.kernel", "net.4.bias"}
     assert v["net.1.kernel"].shape == (6, 5) and v["net.2.kernel"].shape == (5, 3)
-    h = NUMPY_ACTIVATIONS[activation](x.reshape(4, 6) @ v["net.1.kernel"] + v["net.1.bias"])
-    h = np.tanh(h @ v["net.2.kernel"])
-    expected = h @ v["net.4.kernel"] + v["net.4.bias"]
-    np.testing.assert_allclose(p.evaluate()["y"], expected, rtol=1e-13, atol=1e-15)
+    h, bound = activate(activation, *dense(x.reshape(4, 6), 0, v["net.1.kernel"],
+                                           v["net.1.bias"]))
+    h, bound = activate("tanh", *dense(h, bound, v["net.2.kernel"]))
+    expected, bound = dense(h, bound, v["net.4.kernel"], v["net.4.bias"])
+    assert_forward(p.evaluate()["y"], expected, bound)
 
 
 def test_dense_on_rank_3_acts_on_the_last_axis_and_concat_joins_features() -> None:
@@ -93,8 +130,8 @@ def test_dense_on_rank_3_acts_on_the_last_axis_and_concat_joins_features() -> No
                       "outputs": {"y": "u(x, t)"}})
     k, b = p.values["u.1.kernel"], p.values["u.1.bias"]
     assert k.shape == (3, 4)
-    expected = np.sin(np.concatenate([x, t], axis=-1) @ k + b)
-    np.testing.assert_allclose(p.evaluate()["y"], expected, rtol=1e-14)
+    expected, bound = activate("sin", *dense(np.concatenate([x, t], axis=-1), 0, k, b))
+    assert_forward(p.evaluate()["y"], expected, bound)
 
 
 def test_flatten_keeps_the_batch_axis() -> None:
@@ -111,18 +148,20 @@ def test_calls_share_parameters() -> None:
                       "models": {"m": {"layers": [{"dense": 3}]}},
                       "outputs": {"y": "m(a) + m(b)"}})
     assert sorted(p.models.parameters) == ["m.0.bias", "m.0.kernel"]
-    k = p.values["m.0.kernel"]
-    np.testing.assert_allclose(p.evaluate()["y"], (np.array([[4.0, 1.0]])) @ k, rtol=1e-14)
+    k, b = p.values["m.0.kernel"], p.values["m.0.bias"]
+    assert_sum_of_products(p.evaluate()["y"], lambda x1, x2, w, c: (x1 @ w + c) + (x2 @ w + c),
+                           np.array([[1.0, 2.0]]), np.array([[3.0, -1.0]]), k, b)
 
 
 def test_seed003_network_reproduces_tensorflow_value() -> None:
     p = gradcli.load(SPECS / "second-derivatives-of-a-keras-network.yaml")
     with np.load(SEED003) as data:
-        w1, w2 = data["net.1.kernel"].astype(float), data["net.2.kernel"].astype(float)
-        inp = data["inp"]
-    f = sigmoid(sigmoid(inp.reshape(1, 2) @ w1) @ w2)
-    np.testing.assert_allclose(p.evaluate()["f"], f, rtol=1e-14)
-    np.testing.assert_allclose(f, [[0.2242327287729473]], rtol=1e-14)
+        w = {k: data[k].astype(float) for k in data}
+    h, bound = activate("sigmoid", *dense(w["inp"].reshape(1, 2), 0, w["net.1.kernel"],
+                                          w["net.1.bias"]))
+    f, bound = activate("sigmoid", *dense(h, bound, w["net.2.kernel"], w["net.2.bias"]))
+    assert_forward(p.evaluate()["f"], f, bound)
+    assert_forward(np.array([[0.2242327287729473]]), f, bound)  # TensorFlow's float64 value
 
 
 # ---- initializers ------------------------------------------------------------------
