@@ -60,7 +60,7 @@ def main(*args: str) -> tuple[int, str, str]:
 def refused(args: list[str], *fragments: str) -> str:
     with measured(max([MEMORY] + [MEMORY_OF.get(a, 0) for a in args])) as work:
         code, out, err = main(*args)
-    assert_bounded(work, args, NODES)
+    assert_bounded(work, args, NODES, err)
     assert code == 2, (code, err)
     assert out == "", out
     assert err.startswith("gradcli: error: ") and err.count("\n") == 1, err

@@ -84,7 +84,7 @@ def invoke(args: list[str]) -> tuple[int, str]:
     if result.exit_code == 2:
         assert err.startswith(("gradcli: error: ", "Usage:")), (args, err)
         assert result.stdout == "", (args, result.stdout)
-    assert_bounded(work, args, NODES)
+    assert_bounded(work, args, NODES, err)
     return result.exit_code, err
 
 

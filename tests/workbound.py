@@ -16,7 +16,8 @@ fail on a loaded machine and pass on a fast one whatever the code does).
   while measuring, an open of a FIFO raises instead (the command then fails
   rather than hangs) and is recorded here.
 
-`assert_bounded(work, ...)` checks the record.  No tests here.
+`assert_bounded(work, ...)` checks the record (and that the command did
+not report running out of memory).  No tests here.
 """
 
 from __future__ import annotations
@@ -125,7 +126,11 @@ def measured(memory: int) -> Iterator[Work]:
         os.open = real_os_open
 
 
-def assert_bounded(work: Work, what: Any, nodes: int) -> None:
+def assert_bounded(work: Work, what: Any, nodes: int, stderr: str = "") -> None:
+    """Within the limits; `stderr`, the command's, must not report running out
+    of memory: on Linux that is how an allocation beyond the cap ends."""
+    assert "out of memory" not in stderr, (what, f"beyond the {work.memory / MiB:.0f} MiB cap",
+                                           stderr)
     assert work.peak <= work.memory, (what, f"peak {work.peak / MiB:.1f} MiB > "
                                             f"{work.memory / MiB:.0f} MiB")
     assert work.nodes <= nodes, (what, f"{work.nodes} graph nodes > {nodes}")
