@@ -37,7 +37,7 @@ from typing import Any
 from gradcli.graph import Node
 
 MiB = 1 << 20
-LINUX = sys.platform.startswith("linux") and os.path.exists("/proc/self/clear_refs")
+LINUX = sys.platform.startswith("linux") and os.access("/proc/self/clear_refs", os.W_OK)
 
 
 @dataclass
