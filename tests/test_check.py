@@ -305,8 +305,11 @@ def test_junit_is_well_formed_for_xmllint(tmp_path: Path) -> None:
     import subprocess
 
     junit = tmp_path / "r.xml"
-    run("check", SIN_MATMUL, "--junit", str(junit))
-    subprocess.run(["xmllint", "--noout", str(junit)], check=True)
+    code, out, err = run("check", SIN_MATMUL, "--junit", str(junit))
+    assert code == 0, err + out
+    linted = subprocess.run(["xmllint", "--noout", str(junit)], capture_output=True, text=True,
+                            timeout=300)
+    assert linted.returncode == 0 and linted.stderr == "", linted.stderr
 
 
 def test_names_and_values_in_expect_are_checked_with_their_location(tmp_path: Path) -> None:

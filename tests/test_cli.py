@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -132,9 +134,25 @@ def test_check_finite_exit_3() -> None:
     assert code == 0 and "warning" in err
 
 
-def test_console_script_as_a_real_process() -> None:
+def _console_script() -> list[str]:
+    """The installed `gradcli` when it runs this checkout's entry point; else
+    (nothing installed, or an install of another checkout first on PATH)
+    that entry point, from pyproject.toml, run as its script would run it."""
+    pyproject = (SPECS.parent / "pyproject.toml").read_text()
+    found = re.search(r'^gradcli\s*=\s*"([\w.]+):(\w+)"', pyproject, re.M)
+    assert found is not None, "no gradcli entry in [project.scripts]"
+    module, function = found.groups()
+    installed = {e.name: e.value for e in importlib.metadata.entry_points(
+        group="console_scripts")}.get("gradcli")
     exe = shutil.which("gradcli")
-    command = [exe] if exe else [sys.executable, "-m", "gradcli"]
+    if exe and installed == f"{module}:{function}":
+        return [exe]
+    return [sys.executable, "-c", f"import sys; from {module} import {function}; "
+            f"sys.exit({function}())"]
+
+
+def test_console_script_as_a_real_process() -> None:
+    command = _console_script()
     done = subprocess.run([*command, "grad", PATCH, "--wrt", "patch", "--format", "json"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from exact import assert_rounded
 from fdcheck import directional_fd
 
 import gradcli
@@ -27,8 +28,9 @@ def value(expr: str, inputs: dict[str, Any] | None = None, lets: dict[str, str] 
 
 def test_grad_is_the_gradient_of_the_sum() -> None:
     x = np.array(X)
-    np.testing.assert_allclose(value("grad(sin(x) * x, x)"), np.cos(x) * x + np.sin(x),
-                               rtol=1e-15)
+    # cos(x) x + sin(x) cancels at x = 2 (0.077 from terms of 0.83 and 0.91)
+    assert_rounded(value("grad(sin(x) * x, x)"), np.cos(x) * x + np.sin(x),
+                   np.abs(np.cos(x) * x) + np.abs(np.sin(x)), 4, what="grad")
     np.testing.assert_allclose(value("grad(expr=sum(x**3), wrt=x)"), 3 * x**2, rtol=1e-15)
 
 

@@ -3,8 +3,11 @@ derivatives against finite differences."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
+from exact import LAPACK, assert_det, assert_sum_of_products, exact, leibniz_det
 from fdcheck import check_derivatives
 from test_functions_support import CTX, CTX32, build, builder, gradients, rand, value
 
@@ -21,8 +24,8 @@ MATMUL_SHAPES = [((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((2, 3), (3, 4)),
 def test_matmul(shapes):
     a, b = rand(shapes[0], 1), rand(shapes[1], 2)
     got = value("matmul", a, b)
-    np.testing.assert_allclose(got, np.matmul(a, b), rtol=1e-14)
     assert got.shape == np.matmul(a, b).shape
+    assert_sum_of_products(got, np.matmul, a, b)
     check_derivatives(builder("matmul"), a, b)
     check_derivatives(lambda x, y: OPERATORS["MatMult"](CTX, x, y), a, b, order=1)
 
@@ -36,7 +39,7 @@ def test_dot(shapes):
     a, b = rand(shapes[0], 3), rand(shapes[1], 4)
     got = value("dot", a, b)
     assert got.shape == np.dot(a, b).shape
-    np.testing.assert_allclose(got, np.dot(a, b), rtol=1e-14)
+    assert_sum_of_products(got, np.dot, a, b)
     check_derivatives(builder("dot"), a, b)
 
 
@@ -51,13 +54,13 @@ def test_tensordot(a_shape, b_shape, axes):
     ref = np.tensordot(a, b, axes=axes)
     got = value("tensordot", a, b, axes=axes)
     assert got.shape == ref.shape
-    np.testing.assert_allclose(got, ref, rtol=1e-14)
+    assert_sum_of_products(got, lambda x, y: np.tensordot(x, y, axes=axes), a, b)
     check_derivatives(builder("tensordot", axes=axes), a, b)
 
 
 def test_tensordot_default_axes_is_two():
     a, b = rand((2, 3, 4), 1), rand((3, 4, 2), 2)
-    np.testing.assert_allclose(value("tensordot", a, b), np.tensordot(a, b), rtol=1e-14)
+    assert_sum_of_products(value("tensordot", a, b), np.tensordot, a, b)
 
 
 EINSUM = [
@@ -90,7 +93,7 @@ def test_einsum(subscripts, shapes):
     ref = np.einsum(subscripts.replace(" ", ""), *ops)
     got = value("einsum", subscripts, *ops)
     assert got.shape == np.shape(ref)
-    np.testing.assert_allclose(got, ref, rtol=1e-13)
+    assert_sum_of_products(got, lambda *xs: np.einsum(subscripts.replace(" ", ""), *xs), *ops)
     check_derivatives(lambda *xs: build("einsum", subscripts, *xs), *ops)
 
 
@@ -114,14 +117,14 @@ def test_einsum_errors(subscripts, shapes, message):
 
 def test_outer_trace_diag():
     a, b = rand((3,), 1), rand((2, 2), 2)
-    np.testing.assert_allclose(value("outer", a, b), np.outer(a, b), rtol=1e-15)
+    assert_sum_of_products(value("outer", a, b), np.outer, a, b)
     check_derivatives(builder("outer"), a, b)
     m = rand((3, 4), 3)
     for kw in ({}, {"offset": 1}, {"offset": -2}, {"offset": 5}):
-        np.testing.assert_allclose(value("trace", m, **kw), np.trace(m, **kw), rtol=1e-14)
+        assert_sum_of_products(value("trace", m, **kw), partial(np.trace, **kw), m)
     t = rand((2, 3, 3, 4), 4)
-    np.testing.assert_allclose(value("trace", t, axis1=1, axis2=-2),
-                               np.trace(t, axis1=1, axis2=-2), rtol=1e-14)
+    assert_sum_of_products(value("trace", t, axis1=1, axis2=-2),
+                           lambda x: np.trace(x, axis1=1, axis2=-2), t)
     check_derivatives(builder("trace", offset=1, axis1=2, axis2=1), t)
     for k in (0, 1, -1, 3):
         np.testing.assert_array_equal(value("diag", m, k=k), np.diag(m, k=k))
@@ -134,14 +137,19 @@ def test_det_inv_solve_against_numpy():
     a = rand((3, 3), 1) + 3 * np.eye(3)
     stack = rand((2, 3, 3), 2) + 3 * np.eye(3)
     b1, b2 = rand((3,), 3), rand((3, 2), 4)
-    np.testing.assert_allclose(value("det", a), np.linalg.det(a), rtol=1e-14)
-    np.testing.assert_allclose(value("det", stack), np.linalg.det(stack), rtol=1e-14)
-    np.testing.assert_allclose(value("inv", stack), np.linalg.inv(stack), rtol=1e-14)
+    assert_det(value("det", a), a)
+    assert_det(value("det", stack), stack)
+    # inverses and solutions by their residuals: stack @ inv = I, lhs @ x = rhs
+    inverse = value("inv", stack)
+    assert inverse.shape == stack.shape
+    assert_sum_of_products(np.broadcast_to(np.eye(3), stack.shape), np.matmul, stack, inverse,
+                           k=LAPACK, what="inv")
     for lhs, rhs in ((a, b1), (a, b2), (stack, b1), (stack, b2)):
-        ref = np.linalg.solve(lhs, rhs)
         got = value("solve", lhs, rhs)
-        assert got.shape == ref.shape
-        np.testing.assert_allclose(got, ref, rtol=1e-13)
+        assert got.shape == np.linalg.solve(lhs, rhs).shape
+        product = partial(np.einsum, "...ij,...j->...i") if rhs.ndim == 1 else np.matmul
+        assert_sum_of_products(np.broadcast_to(rhs, got.shape), product, lhs, got, k=LAPACK,
+                               what="solve")
 
 
 @pytest.mark.parametrize("name,shapes", [("det", [(3, 3)]), ("det", [(2, 3, 3)]),
@@ -157,7 +165,9 @@ def test_det_inv_solve_derivatives(name, shapes):
 def test_det_gradient_is_cofactor_matrix():
     a = np.array([[2.0, 1.0], [0.5, 3.0]])
     (g,) = gradients(builder("det"), a)
-    np.testing.assert_allclose(g, np.linalg.det(a) * np.linalg.inv(a).T, rtol=1e-14)
+    # cofactors: a @ g.T = det(a)·I (exactly 5.5·I), up to the rounding of the inverse
+    assert_sum_of_products(leibniz_det(exact(a)) * np.eye(2, dtype=int), lambda x, y: x @ y.T,
+                           a, g, k=LAPACK, what="a @ grad.T")
 
 
 def test_linalg_shape_errors_name_the_function():

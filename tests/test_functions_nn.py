@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from exact import assert_rounded, exact
 from fdcheck import check_derivatives
 from test_functions_support import CTX32, build, builder, gradients, rand, value
 
@@ -17,20 +18,38 @@ def _log_softmax(x, axis=-1):
     return x - m - np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
 
 
+def _log_softmax_bound(x, axis=-1):
+    """(Σ|terms|, roundings) of x - max - log Σ exp(x - max), per element: each
+    exponential is within a rounding of itself, so the log of their n-term sum
+    is within n roundings of 1.  Both the engine's and this file's reference
+    stay within it (tests/exact.py); softmax's bound is this one times softmax."""
+    m = np.max(x, axis=axis, keepdims=True)
+    log_s = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    n = np.sum(np.ones(x.shape), axis=axis, keepdims=True)
+    return np.abs(x) + np.abs(m) + log_s + 1, n + 4
+
+
+def _check_softmax(name, got, x, axis=-1):
+    ref = _log_softmax(x, axis)
+    magnitude, ops = _log_softmax_bound(x, axis)
+    if name == "softmax":
+        ref = np.exp(ref)
+        magnitude = ref * magnitude
+    assert_rounded(got, ref, magnitude, ops, what=name)
+
+
 @pytest.mark.parametrize("shape,axis", [((4,), -1), ((2, 3), -1), ((2, 3), 0),
                                         ((2, 3, 4), 1), ((2, 3, 4), (1, 2))])
 @pytest.mark.parametrize("name", ["softmax", "log_softmax"])
 def test_softmax_family(name, shape, axis):
     x = rand(shape, 1, -3, 3)
-    ref = _log_softmax(x, axis)
-    ref = np.exp(ref) if name == "softmax" else ref
-    np.testing.assert_allclose(value(name, x, axis=axis), ref, rtol=1e-14, atol=1e-16)
+    _check_softmax(name, value(name, x, axis=axis), x, axis)
     check_derivatives(builder(name, axis=axis), x)
 
 
 def test_softmax_defaults_to_last_axis():
     x = rand((2, 3), 2)
-    np.testing.assert_allclose(value("softmax", x), np.exp(_log_softmax(x, -1)), rtol=1e-14)
+    _check_softmax("softmax", value("softmax", x), x)
 
 
 def test_softmax_at_extreme_logits():
@@ -49,21 +68,25 @@ def test_cross_entropy_tensorflow_semantics():
     labels /= labels.sum(axis=1, keepdims=True)
     got = value("cross_entropy", labels, logits)
     assert got.shape == (4,)  # one loss per example
-    np.testing.assert_allclose(got, -np.sum(labels * _log_softmax(logits), axis=-1), rtol=1e-14)
+    magnitude, ops = _log_softmax_bound(logits)
+    assert_rounded(got, -np.sum(labels * _log_softmax(logits), axis=-1),
+                   np.sum(labels * magnitude, axis=-1), 2 * ops[:, 0] + 1, what="cross_entropy")
     got_kw = value("cross_entropy", labels=labels, logits=logits)
     np.testing.assert_array_equal(got, got_kw)
     check_derivatives(builder("cross_entropy"), labels, logits)
     # the gradient w.r.t. logits is softmax - labels (per example, labels summing to 1)
     _, g = gradients(builder("cross_entropy"), labels, logits)
-    np.testing.assert_allclose(g, np.exp(_log_softmax(logits)) - labels, rtol=1e-13, atol=1e-15)
+    softmax = np.exp(_log_softmax(logits))
+    assert_rounded(g, softmax - labels, softmax * magnitude + labels, ops + 2, what="gradient")
 
 
 def test_sparse_cross_entropy_tensorflow_semantics():
     logits = rand((4, 3), 5)
     labels = np.array([0, 2, 1, 2])
     got = value("sparse_cross_entropy", labels, logits)
-    ref = -_log_softmax(logits)[np.arange(4), labels]
-    np.testing.assert_allclose(got, ref, rtol=1e-14)
+    magnitude, ops = _log_softmax_bound(logits)
+    assert_rounded(got, -_log_softmax(logits)[np.arange(4), labels],
+                   magnitude[np.arange(4), labels], ops[:, 0], what="sparse_cross_entropy")
     np.testing.assert_array_equal(got, value("sparse_cross_entropy", labels=labels,
                                              logits=logits))
     check_derivatives(builder("sparse_cross_entropy"), labels, logits)
@@ -99,7 +122,9 @@ def test_mse_is_a_scalar_mean_over_all_elements():
     a, b = rand((4, 2), 7), rand((2,), 8)
     got = value("mse", a, b)
     assert got.shape == ()
-    np.testing.assert_allclose(got, np.mean((a - b) ** 2), rtol=1e-14)
+    # exact; the terms are squares (no cancellation): a difference, a square, a mean
+    assert_rounded(got, np.mean((exact(a) - exact(b)) ** 2), np.mean((a - b) ** 2), a.size + 4,
+                   what="mse")
     check_derivatives(builder("mse"), a, b)
 
 

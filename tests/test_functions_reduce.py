@@ -4,9 +4,11 @@ second derivatives against finite differences, ties, zeros and extremes."""
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 import pytest
+from exact import assert_rounded, assert_sum_of_products, exact
 from fdcheck import check_derivatives
 from test_functions_support import CTX32, build, builder, gradients, rand, value
 
@@ -36,15 +38,40 @@ def _axis_kw(axis):
     return {} if axis is None else {"axis": axis}
 
 
+def check_reduction(name, got, x, axis=None, keepdims=False, ddof=0):
+    """`got` is reduction `name` of x: max and min exactly (they select), the
+    others against the exact value (or numpy's logsumexp), within the rounding
+    bound of their sums (tests/exact.py)."""
+    kw = {"axis": axis, "keepdims": keepdims}
+    ref = REDUCTIONS[name](x, **kw, **({"ddof": ddof} if ddof else {}))
+    assert got.shape == np.shape(ref), (name, got.shape, np.shape(ref))
+    n = np.sum(np.ones(x.shape), **kw)
+    if name in ("max", "min"):
+        np.testing.assert_array_equal(got, ref)
+    elif name in ("sum", "prod"):
+        assert_sum_of_products(got, partial(REDUCTIONS[name], **kw), x)
+    elif name == "mean":
+        assert_sum_of_products(got, partial(np.mean, **kw), x, ops=n + 2)
+    elif name == "norm":  # got² is the sum of squares, up to its rounding and the root's
+        assert_sum_of_products(exact(got) ** 2, lambda v: np.sum(v * v, **kw), x, more_ops=2)
+    elif name in ("var", "std"):
+        # Σ|terms| of var = mean(x²) - mean(x)², scaled by n / (n - ddof); two passes
+        # of n sums, a subtraction, a square and a division; std: got² = var
+        variance = np.var(exact(x), **kw, ddof=ddof)
+        magnitude = (np.mean(x * x, **kw) + np.mean(np.abs(x), **kw) ** 2) * n / (n - ddof)
+        square = exact(got) ** 2 if name == "std" else got
+        assert_rounded(square, variance, magnitude, 2 * n + 4 + 2 * (name == "std"), what=name)
+    else:  # logsumexp: Σ|terms| of max + log(Σ exp(x - max)), each exp relative to 1
+        magnitude = 1 + np.abs(ref) + 2 * np.max(np.abs(x), **kw)
+        assert_rounded(got, ref, magnitude, n + 4, what=name)
+
+
 @pytest.mark.parametrize("keepdims", [False, True])
 @pytest.mark.parametrize("shape,axis", CASES)
 @pytest.mark.parametrize("name", sorted(REDUCTIONS))
 def test_reduction_values(name, shape, axis, keepdims):
     x = rand(shape, 4, 0.5, 2.0)
-    got = value(name, x, axis=axis, keepdims=keepdims)
-    ref = REDUCTIONS[name](x, axis=axis, keepdims=keepdims)
-    assert got.shape == np.shape(ref)
-    np.testing.assert_allclose(got, ref, rtol=1e-13)
+    check_reduction(name, value(name, x, axis=axis, keepdims=keepdims), x, axis, keepdims)
 
 
 @pytest.mark.parametrize("keepdims", [False, True])
@@ -60,15 +87,15 @@ def test_reduction_derivatives(name, shape, axis, keepdims):
 
 def test_default_axis_reduces_everything():
     x = rand((2, 3), 1)
-    for name, ref in REDUCTIONS.items():
-        np.testing.assert_allclose(value(name, x), ref(x), rtol=1e-13)
+    for name in REDUCTIONS:
         assert value(name, x).shape == ()
+        check_reduction(name, value(name, x), x)
 
 
 def test_reductions_of_a_scalar():
     x = np.array(-1.5)
-    for name, ref in REDUCTIONS.items():
-        np.testing.assert_allclose(value(name, x), ref(x), rtol=1e-15)
+    for name in REDUCTIONS:
+        check_reduction(name, value(name, x), x)
         if name not in ("std", "var"):  # constant 0 for a scalar: checked below
             check_derivatives(builder(name), np.array(1.25))
     for name in ("std", "var"):
@@ -78,9 +105,8 @@ def test_reductions_of_a_scalar():
 
 def test_var_std_ddof():
     x = rand((4, 3), 2)
-    np.testing.assert_allclose(value("var", x, axis=0, ddof=1), np.var(x, axis=0, ddof=1),
-                               rtol=1e-14)
-    np.testing.assert_allclose(value("std", x, ddof=1), np.std(x, ddof=1), rtol=1e-14)
+    check_reduction("var", value("var", x, axis=0, ddof=1), x, axis=0, ddof=1)
+    check_reduction("std", value("std", x, ddof=1), x, ddof=1)
     check_derivatives(builder("std", axis=1, ddof=1), x)
 
 
@@ -89,7 +115,7 @@ def test_var_std_ddof():
 @pytest.mark.parametrize("n", [1, 2, 3, 5, 8, 13])
 def test_prod_tree_any_length(n):
     x = rand((2, n), n, 0.5, 1.5)
-    np.testing.assert_allclose(value("prod", x, axis=1), np.prod(x, axis=1), rtol=1e-14)
+    check_reduction("prod", value("prod", x, axis=1), x, axis=1)
     check_derivatives(builder("prod", axis=1), x)
 
 

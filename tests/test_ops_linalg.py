@@ -3,10 +3,12 @@ differences, batching rules against per-slice evaluation, sympy lowering
 against the numpy forward, and shape errors."""
 
 import itertools
+from functools import partial
 
 import numpy as np
 import pytest
 import sympy
+from exact import LAPACK, assert_det, assert_sum_of_products
 from fdcheck import check_batching, check_derivatives
 
 from gradcli.engine.evaluate import evaluate
@@ -58,7 +60,7 @@ def test_matmul_forward_and_dtype():
     a, b = normal(2, 1, 3, 4), normal(5, 4, 2)
     out = N.matmul(leaf("a", a.shape, "float64"), leaf("b", b.shape, "float64"))
     assert out.shape == (2, 5, 3, 2)
-    np.testing.assert_array_equal(evaluate([out], {"a": a, "b": b})[0], a @ b)
+    assert_sum_of_products(evaluate([out], {"a": a, "b": b})[0], np.matmul, a, b)
     # a float32 problem stays float32 when an integer operand joins it
     x = leaf("x", (2, 2), "float32")
     k = leaf("k", (2, 2), "int64")
@@ -103,7 +105,8 @@ def test_einsum_forward_matches_numpy(subscripts, shapes):
     xs = [leaf(f"x{i}", a.shape, "float64") for i, a in enumerate(arrays)]
     for out in (einsum_prim(subscripts)(*xs), L.einsum(subscripts, *xs)):
         got = evaluate([out], {f"x{i}": a for i, a in enumerate(arrays)})[0]
-        np.testing.assert_allclose(got, np.einsum(subscripts, *arrays), rtol=1e-13, atol=1e-13)
+        assert got.shape == np.einsum(subscripts, *arrays).shape
+        assert_sum_of_products(got, partial(np.einsum, subscripts), *arrays, what=subscripts)
 
 
 @pytest.mark.parametrize("subscripts,shapes", EINSUM_CASES)
@@ -172,7 +175,7 @@ def test_det_forward_and_shape():
     a = well_conditioned(2, 3, 3)
     out = L.det(leaf("a", a.shape, "float64"))
     assert out.shape == (2,)
-    np.testing.assert_allclose(evaluate([out], {"a": a})[0], np.linalg.det(a), rtol=1e-14)
+    assert_det(evaluate([out], {"a": a})[0], a)
 
 
 def test_det_of_a_scaled_identity_has_the_textbook_gradient():
@@ -197,7 +200,8 @@ def test_solve_forward(sa, sb):
     out = L.solve(leaf("a", sa, "float64"), leaf("b", sb, "float64"))
     x = evaluate([out], {"a": a, "b": b})[0]
     assert x.shape == out.shape
-    np.testing.assert_allclose(a @ x, np.broadcast_to(b, x.shape), rtol=1e-12, atol=1e-12)
+    # the residual: a @ x = b up to LU's rounding
+    assert_sum_of_products(np.broadcast_to(b, x.shape), np.matmul, a, x, k=LAPACK, what="solve")
 
 
 @pytest.mark.parametrize("build,shapes", [
