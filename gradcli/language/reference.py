@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 # A function in none of them (a new family module) still appears, under "Other",
 # so the reference can never silently miss an entry.
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Elementwise (operands broadcast)", ("elementwise",)),
+    ("Elementwise (operands broadcast)", ("elementwise", "numeric")),
+    ("Rounding and remainders", ("piecewise",)),
     ("Reductions", ("reduce",)),
     ("Products and linear algebra", ("linalg", "einsum")),
     ("Shape and layout", ("arrays", "padding")),
@@ -35,6 +36,7 @@ OTHER = "Other"
 SYNTAX: tuple[tuple[str, str], ...] = (
     ("a + b, a - b, a * b, a / b, a ** b, -a", "elementwise arithmetic, numpy broadcasting; "
      "/ and ** always give floats"),
+    ("a % b, a // b", "mod(a, b) (the sign of b, as numpy and Python) and floor_divide(a, b)"),
     ("a @ b", "matmul(a, b)"),
     ("a < b, a <= b, a > b, a >= b, a == b, a != b",
      "comparisons, for where(); not differentiable"),

@@ -14,7 +14,9 @@ from gradcli.language.functions import (
     elementwise,
     linalg,
     nn,
+    numeric,
     padding,
+    piecewise,
     reduce,
 )
 from gradcli.language.functions.context import Context, as_node
@@ -24,7 +26,8 @@ from gradcli.language.functions.registry import Function
 
 def _catalogue() -> Mapping[str, Function]:
     table: dict[str, Function] = {}
-    for family in (elementwise, reduce, linalg, einsum, arrays, padding, nn, create):
+    for family in (elementwise, piecewise, numeric, reduce, linalg, einsum, arrays, padding,
+                   nn, create):
         for function in family.FUNCTIONS:
             if function.name in table:
                 raise AssertionError(f"catalogue function {function.name} defined twice")
