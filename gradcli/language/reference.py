@@ -29,6 +29,7 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Shape and layout", ("arrays", "padding")),
     ("Networks", ("nn",)),
     ("Constant arrays", ("create",)),
+    ("numpy's other names", ("aliases",)),
 )
 OTHER = "Other"
 
@@ -43,10 +44,14 @@ SYNTAX: tuple[tuple[str, str], ...] = (
     ("x[0, 1], x[:, 1:], x[..., None]", "numpy basic indexing: ints, slices, ..., None"),
     ("x.T", "transpose(x)"),
     ("x.at[idx].set(v), x.at[idx].add(v)",
-     "functional update: a copy of x, differentiable in x and v"),
+     "functional update: a copy of x, differentiable in x and v (numpy's x[idx] = v is an "
+     "assignment, not an expression)"),
     ("[a, b], (a, b)", "lists and tuples, as arguments (concat([x, t], axis=1), shapes)"),
     ('"ij,jk->ik"', "string literals, where a function takes one (einsum, pad mode=)"),
     ("net(x), u(x, t)", "call a model of the spec's models: block"),
+    ("np.sin(x), numpy.linalg.inv(A), np.pi, x[:, np.newaxis]",
+     "numpy's prefixes (np., numpy., np.linalg., numpy.linalg., jnp.) name the catalogue's "
+     "functions and constants, so numpy code pastes in unchanged"),
 )
 DERIVATIVE_CALLS: tuple[tuple[str, str], ...] = (
     ("grad(expr, wrt)", "d(sum of expr)/d wrt, shape of wrt (as the grad command)"),

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from gradcli.language.functions import (
+    aliases,
     arrays,
     create,
     einsum,
@@ -27,7 +28,7 @@ from gradcli.language.functions.registry import Function
 def _catalogue() -> Mapping[str, Function]:
     table: dict[str, Function] = {}
     for family in (elementwise, piecewise, numeric, reduce, linalg, einsum, arrays, padding,
-                   nn, create):
+                   nn, create, aliases):
         for function in family.FUNCTIONS:
             if function.name in table:
                 raise AssertionError(f"catalogue function {function.name} defined twice")
