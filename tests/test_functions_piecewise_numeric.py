@@ -200,7 +200,7 @@ def test_select(shapes):
 
 def test_select_errors():
     x = const(np.ones(3))
-    with pytest.raises(SpecError, match="condlist has 2 conditions but choicelist has 1"):
+    with pytest.raises(SpecError, match="condlist has 2 conditions but choicelist has 1 choice:"):
         build("select", [x, x], [x])
     with pytest.raises(SpecError, match="non-empty list"):
         build("select", [], [])

@@ -105,6 +105,7 @@ def test_prefixed_errors():
     assert "unknown function 'np.linalg.svd' (linear algebra" in error_of("np.linalg.svd(A)")
     assert "unknown function 'np.add' (addition; write a + b)" in error_of("np.add(x, 1)")
     assert "unknown name 'np.float64'" in error_of("x * np.float64")
+    assert "(linear algebra" in error_of("np.linalg(A)")
     message = error_of("np.sinn(x)")
     assert "unknown function 'np.sinn' (did you mean 'sin" in message
     assert message.startswith("spec.yaml:4:7:")

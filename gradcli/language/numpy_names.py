@@ -69,7 +69,7 @@ LINALG = ("det", "slogdet", "inv", "pinv", "solve", "cholesky", "eigh", "svd", "
 _GROUPS: tuple[tuple[tuple[str, ...], str, tuple[str, ...]], ...] = (
     (("svd", "eig", "eigh", "eigvals", "eigvalsh", "qr", "cholesky", "lstsq", "lu", "pinv",
       "slogdet", "matrix_rank", "cond", "matrix_power", "expm", "logm", "sqrtm", "multi_dot",
-      "tensorinv", "tensorsolve", "inverse", "determinant"),
+      "tensorinv", "tensorsolve", "inverse", "determinant", "linalg"),
      "linear algebra; the catalogue has", LINALG),
     (("kron", "cross", "inner", "vdot", "matvec", "vecdot", "bmm", "mm"),
      "a product; write it with", ("matmul", "@", "dot", "tensordot", "outer", "einsum")),

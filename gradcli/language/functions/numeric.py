@@ -48,12 +48,16 @@ def _scale(factor: float) -> Callable[[Context, Any], Node]:
     return impl
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def select(ctx: Context, condlist: Any, choicelist: Any, default: Any = 0.0) -> Node:
     conds = [condition(ctx, c) for c in node_list("condlist", condlist)]
     choices = node_list("choicelist", choicelist)
     if len(conds) != len(choices):
-        raise SpecError(f"condlist has {len(conds)} conditions but choicelist has "
-                        f"{len(choices)} choices: they must pair up")
+        raise SpecError(f"condlist has {_count(len(conds), 'condition')} but choicelist has "
+                        f"{_count(len(choices), 'choice')}: they must pair up")
     *values, out = elementwise(ctx, *choices, default)
     broadcast((*conds, *values, out))
     # the first true condition wins: the first pair is the outermost where
