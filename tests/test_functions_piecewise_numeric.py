@@ -248,3 +248,30 @@ def test_check_agrees_where_nan_is_replaced(tmp_path):
     result = CliRunner().invoke(cli, ["check", str(spec), "--what", "value,grad,hessian"])
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "FAIL" not in result.stdout
+
+
+def test_per_sample_hessians_of_the_new_functions():
+    # batched second derivatives through the CLI's path: vmap of the Hessian
+    # program over samples, against central differences of each sample
+    import gradcli
+
+    problem = gradcli.load({
+        "inputs": {"x": {"random": "normal", "shape": [4, 2], "seed": 1}},
+        "let": {"a": "x[:, 0]", "b": "x[:, 1]"},
+        "outputs": {"y": "sinc(a) * hypot(a, b) + logaddexp2(a, b) * exp2(b) + fmax(a, b) * "
+                         "(a % 0.7) + fmod(b, 0.3) * a + select([a > 0], [a * b], b ** 2) + "
+                         "nan_to_num(log(b)) + logaddexp(a, -b) * deg2rad(b)"}})
+    x = problem.values["x"]
+    hessian = problem.hessian(batch_axis=0)["x"]["x"]
+    assert hessian.shape == (4, 2, 2)
+    h = 1e-4
+
+    def f(point: np.ndarray) -> np.ndarray:
+        return problem.evaluate(values={"x": point})["y"]
+
+    for j in range(2):
+        for k in range(2):
+            ej, ek = np.zeros_like(x), np.zeros_like(x)
+            ej[:, j], ek[:, k] = h, h
+            fd = (f(x + ej + ek) - f(x + ej - ek) - f(x - ej + ek) + f(x - ej - ek)) / (4 * h * h)
+            np.testing.assert_allclose(hessian[:, j, k], fd, rtol=1e-5, atol=1e-6)
