@@ -78,6 +78,7 @@ EXAMPLES: dict[str, tuple[Callable[..., Node], tuple]] = {
     "solve": (lambda a, b: apply("solve", (a, b)),
               (lambda r, s: matrix(r, (3, 3)), lambda r, s: r.standard_normal((3, 2)))),
     "pow": (lambda a, b: N.power(a, b), (unit, normal)),
+    "isnan": (lambda x: apply("isnan", (N.unary("log", x),)), (normal,)),  # log(<0) is nan
 }
 
 

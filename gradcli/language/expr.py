@@ -13,9 +13,16 @@ from typing import Any
 
 from gradcli.engine.graph import Node, Origin, apply
 from gradcli.engine.ops import nodes as N
-from gradcli.errors import Location, SpecError, suggest
+from gradcli.errors import Location, SpecError
 from gradcli.language.functions import CATALOGUE, OPERATORS
 from gradcli.language.functions.context import Context, as_node, size_error
+from gradcli.language.numpy_names import (
+    assignment_hint,
+    dotted,
+    module_value,
+    strip_prefix,
+    unknown_hint,
+)
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 64
@@ -40,6 +47,9 @@ def parse(text: str, where: Location) -> ast.expr:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
+        hint = assignment_hint(text)
+        if hint:
+            raise SpecError(f"invalid expression: {hint}", where) from None
         raise SpecError(f"invalid expression: {exc.msg}",
                         where.shifted(max((exc.offset or 1) - 1, 0))) from None
     except (RecursionError, MemoryError):
@@ -138,10 +148,22 @@ class _Compiler:
             return {"True": True, "False": False, "None": None}[name]
         if name in CATALOGUE or name in self.callables or name in DERIVATIVES:
             raise self.fail(node, f"'{name}' is a function: call it, e.g. {name}(x)")
-        raise self.fail(node, f"unknown name '{name}'{suggest(name, self.known())}")
+        raise self.fail(node, f"unknown name '{name}'{self.hint(name)}")
 
     def known(self) -> list[str]:
         return [*self.names, *CATALOGUE, *self.callables, *DERIVATIVES, *CONSTANTS]
+
+    def hint(self, name: str) -> str:
+        return unknown_hint(name, self.known(), CATALOGUE)
+
+    def numpy_name(self, node: ast.AST) -> tuple[str, str] | None:
+        """(catalogue name, as written) for `np.sin`, `numpy.linalg.inv` ...,
+        unless the first part is a name of the spec (then it is not numpy)."""
+        text = dotted(node)
+        if text is None or text.split(".")[0] in self.names:
+            return None
+        name = strip_prefix(text)
+        return None if name is None else (name, text)
 
     def visit_BinOp(self, node: ast.BinOp, depth: int) -> Any:
         op = OPERATORS.get(type(node.op).__name__)
@@ -185,6 +207,9 @@ class _Compiler:
         args = [self.visit(a, depth) for a in node.args]
         kwargs = {k.arg: self.visit(k.value, depth) for k in node.keywords}
         func = node.func
+        numpy = self.numpy_name(func)
+        if numpy is not None:
+            return self.call_function(node, numpy[0], numpy[1], args, kwargs)
         if isinstance(func, ast.Attribute) and func.attr in ("set", "add"):
             view = self.visit(func.value, depth)
             if not isinstance(view, AtView):
@@ -213,15 +238,29 @@ class _Compiler:
             raise self.fail(func, f"name '{name}' is not allowed")
         if name in self.callables:
             return self.callables[name](*args, **kwargs)
+        return self.call_function(node, name, name, args, kwargs)
+
+    def call_function(self, node: ast.Call, name: str, written: str, args: list[Any],
+                      kwargs: dict[str, Any]) -> Any:
+        """Call catalogue function `name` (spelled `written`, e.g. np.sin)."""
         function = CATALOGUE.get(name)
         if function is None:
-            raise self.fail(func, f"unknown function '{name}'{suggest(name, self.known())}")
+            raise self.fail(node.func, f"unknown function '{written}'{self.hint(name)}")
         try:
             return function.build(self.ctx, *args, **kwargs)
         except TypeError as exc:
             raise self.fail(node, f"{function.signature}: {exc}") from None
 
     def visit_Attribute(self, node: ast.Attribute, depth: int) -> Any:
+        numpy = self.numpy_name(node)
+        if numpy is not None:
+            found, value = module_value(numpy[1])
+            if found:
+                return value
+            if numpy[0] in CATALOGUE:
+                raise self.fail(node, f"'{numpy[1]}' is a function: call it, e.g. "
+                                      f"{numpy[1]}(x)")
+            raise self.fail(node, f"unknown name '{numpy[1]}'{self.hint(numpy[0])}")
         if node.attr.startswith("_"):
             raise self.fail(node, f"attribute '{node.attr}' is not allowed")
         if node.attr not in ("T", "at"):
@@ -262,6 +301,8 @@ def _index_item(node: ast.AST, compiler: _Compiler | None) -> Any:
         return slice(*parts)
     if isinstance(node, ast.Constant) and (node.value is Ellipsis or node.value is None):
         return node.value
+    if strip_prefix(dotted(node) or "") == "newaxis":
+        return None  # np.newaxis
     return _index_int(node, compiler)
 
 

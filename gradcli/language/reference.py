@@ -22,12 +22,14 @@ from dataclasses import asdict, dataclass
 # A function in none of them (a new family module) still appears, under "Other",
 # so the reference can never silently miss an entry.
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Elementwise (operands broadcast)", ("elementwise",)),
+    ("Elementwise (operands broadcast)", ("elementwise", "numeric")),
+    ("Rounding and remainders", ("piecewise",)),
     ("Reductions", ("reduce",)),
     ("Products and linear algebra", ("linalg", "einsum")),
     ("Shape and layout", ("arrays", "padding")),
     ("Networks", ("nn",)),
     ("Constant arrays", ("create",)),
+    ("numpy's other names", ("aliases",)),
 )
 OTHER = "Other"
 
@@ -35,16 +37,21 @@ OTHER = "Other"
 SYNTAX: tuple[tuple[str, str], ...] = (
     ("a + b, a - b, a * b, a / b, a ** b, -a", "elementwise arithmetic, numpy broadcasting; "
      "/ and ** always give floats"),
+    ("a % b, a // b", "mod(a, b) (the sign of b, as numpy and Python) and floor_divide(a, b)"),
     ("a @ b", "matmul(a, b)"),
     ("a < b, a <= b, a > b, a >= b, a == b, a != b",
      "comparisons, for where(); not differentiable"),
     ("x[0, 1], x[:, 1:], x[..., None]", "numpy basic indexing: ints, slices, ..., None"),
     ("x.T", "transpose(x)"),
     ("x.at[idx].set(v), x.at[idx].add(v)",
-     "functional update: a copy of x, differentiable in x and v"),
+     "functional update: a copy of x, differentiable in x and v (numpy's x[idx] = v is an "
+     "assignment, not an expression)"),
     ("[a, b], (a, b)", "lists and tuples, as arguments (concat([x, t], axis=1), shapes)"),
     ('"ij,jk->ik"', "string literals, where a function takes one (einsum, pad mode=)"),
     ("net(x), u(x, t)", "call a model of the spec's models: block"),
+    ("np.sin(x), numpy.linalg.inv(A), np.pi, x[:, np.newaxis]",
+     "numpy's prefixes (np., numpy., np.linalg., numpy.linalg., jnp.) name the catalogue's "
+     "functions and constants, so numpy code pastes in unchanged"),
 )
 DERIVATIVE_CALLS: tuple[tuple[str, str], ...] = (
     ("grad(expr, wrt)", "d(sum of expr)/d wrt, shape of wrt (as the grad command)"),

@@ -8,13 +8,16 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from gradcli.language.functions import (
+    aliases,
     arrays,
     create,
     einsum,
     elementwise,
     linalg,
     nn,
+    numeric,
     padding,
+    piecewise,
     reduce,
 )
 from gradcli.language.functions.context import Context, as_node
@@ -24,7 +27,8 @@ from gradcli.language.functions.registry import Function
 
 def _catalogue() -> Mapping[str, Function]:
     table: dict[str, Function] = {}
-    for family in (elementwise, reduce, linalg, einsum, arrays, padding, nn, create):
+    for family in (elementwise, piecewise, numeric, reduce, linalg, einsum, arrays, padding,
+                   nn, create, aliases):
         for function in family.FUNCTIONS:
             if function.name in table:
                 raise AssertionError(f"catalogue function {function.name} defined twice")

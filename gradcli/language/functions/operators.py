@@ -47,6 +47,18 @@ def power(ctx: Context, a: Any, b: Any) -> Node:
     return N.power(a, b)
 
 
+def mod(ctx: Context, a: Any, b: Any) -> Node:
+    """a % b: numpy's mod, the sign of b (as Python's %)."""
+    a, b = elementwise(ctx, a, b)
+    return apply("mod", (a, b))
+
+
+def floor_divide(ctx: Context, a: Any, b: Any) -> Node:
+    """a // b: floor(a / b), the quotient that goes with a % b."""
+    a, b = elementwise(ctx, a, b)
+    return apply("floor_divide", (a, b))
+
+
 def neg(ctx: Context, x: Any) -> Node:
     (x,) = promote(ctx, x)
     return N.neg(x)
@@ -86,6 +98,8 @@ OPERATORS: Mapping[str, Callable[..., Node]] = MappingProxyType({
     "Mult": _named("*", mul),
     "Div": _named("/", div),
     "Pow": _named("**", power),
+    "Mod": _named("%", mod),
+    "FloorDiv": _named("//", floor_divide),
     "MatMult": _named("@", matmul),
     "USub": _named("-", neg),
     "UAdd": _named("+", pos),
