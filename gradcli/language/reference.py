@@ -23,8 +23,9 @@ from dataclasses import asdict, dataclass
 # so the reference can never silently miss an entry.
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Elementwise (operands broadcast)", ("elementwise",)),
-    ("Reductions", ("reduce",)),
-    ("Products and linear algebra", ("linalg", "einsum")),
+    ("Reductions", ("reduce", "norms")),
+    ("Products and linear algebra", ("linalg", "matrices", "einsum")),
+    ("Decompositions", ("decompositions",)),
     ("Shape and layout", ("arrays", "padding")),
     ("Networks", ("nn",)),
     ("Constant arrays", ("create",)),
@@ -40,6 +41,9 @@ SYNTAX: tuple[tuple[str, str], ...] = (
      "comparisons, for where(); not differentiable"),
     ("x[0, 1], x[:, 1:], x[..., None]", "numpy basic indexing: ints, slices, ..., None"),
     ("x.T", "transpose(x)"),
+    ("eigh(a)[1], eigh(a).eigenvectors",
+     "one array of a function that returns several (eigh, svd, qr, slogdet): by position or "
+     "by numpy's field name"),
     ("x.at[idx].set(v), x.at[idx].add(v)",
      "functional update: a copy of x, differentiable in x and v"),
     ("[a, b], (a, b)", "lists and tuples, as arguments (concat([x, t], axis=1), shapes)"),

@@ -10,10 +10,13 @@ from types import MappingProxyType
 from gradcli.language.functions import (
     arrays,
     create,
+    decompositions,
     einsum,
     elementwise,
     linalg,
+    matrices,
     nn,
+    norms,
     padding,
     reduce,
 )
@@ -24,7 +27,8 @@ from gradcli.language.functions.registry import Function
 
 def _catalogue() -> Mapping[str, Function]:
     table: dict[str, Function] = {}
-    for family in (elementwise, reduce, linalg, einsum, arrays, padding, nn, create):
+    for family in (elementwise, reduce, norms, linalg, matrices, decompositions, einsum, arrays,
+                   padding, nn, create):
         for function in family.FUNCTIONS:
             if function.name in table:
                 raise AssertionError(f"catalogue function {function.name} defined twice")
