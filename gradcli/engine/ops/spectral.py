@@ -51,15 +51,12 @@ def tolerance(w: Node) -> Node:
     return N.stop_gradient(M.column(N.mul(scale, N.scalar(root, w))))
 
 
-def inverse_gaps(w: Node, product: bool = False) -> Node:
-    """F_ij = 1/(w_j - w_i) (product: 1/((w_j - w_i)(w_j + w_i)) = 1/(w_j² - w_i²)
-    without cancelling), exactly 0 on the diagonal and wherever
+def inverse_gaps(w: Node) -> Node:
+    """F_ij = 1/(w_j - w_i), exactly 0 on the diagonal and wherever
     |w_j - w_i| <= tolerance: those pairs are vetted by `degenerate_check`."""
-    wi, wj = M.column(w), M.row(w)
-    gap = N.sub(wj, wi)
+    gap = N.sub(M.row(w), M.column(w))
     keep = N.compare("gt", N.unary("abs", gap), M.column(tolerance(w)))
-    denominator = N.mul(gap, N.add(wj, wi)) if product else gap
-    return M.safe_reciprocal(denominator, keep)
+    return M.safe_reciprocal(gap, keep)
 
 
 def degenerate_check(w: Node, c: Node, kind: str, subject: str, rect: bool = False) -> Node:

@@ -141,13 +141,33 @@ def _jvp_s(t: tuple[Node | None, ...], out: Node) -> Node | None:
 
 
 # ---- singular vectors -----------------------------------------------------------------
+# F only ever appears times one singular value: F_ij s_j = E_ij P_ij and
+# F_ij s_i = E_ij (1 - P_ij) with E_ij = 1/(s_j - s_i), P_ij = s_j/(s_i + s_j),
+# so no square is formed (s ~ 1e200 would overflow s_j² - s_i²).  Written so,
+#     (G + Gᵀ) S      = (E ∘ P)       ∘ (X - Xᵀ),  X = Uᵀ Ū
+#     S (H + Hᵀ)      = (E ∘ (1 - P)) ∘ (Y - Yᵀ),  Y = Vᵀ V̄
+#     F ∘ (dP S + S dPᵀ) = E ∘ (P ∘ dP + (1 - P) ∘ dPᵀ)
+#     F ∘ (S dP + dPᵀ S) = E ∘ ((1 - P) ∘ dP + P ∘ dPᵀ)
+
+def _weights(s: Node) -> tuple[Node, Node, Node]:
+    """E (0 on vetted repeated pairs), P and 1 - P as above (0 where s_i + s_j = 0)."""
+    si, sj = M.column(s), M.row(s)
+    total = N.add(si, sj)
+    inv_total = M.safe_reciprocal(total, N.compare("gt", total, N.scalar(0.0, s)))
+    return inverse_gaps(s), N.mul(sj, inv_total), N.mul(si, inv_total)
+
+
+def _antisym(x: Node) -> Node:
+    return N.sub(x, M.swap(x))
+
 
 def _vjp_u(g: Node, out: Node, needs: tuple[bool, ...]) -> tuple[Node | None, ...]:
     a = out.inputs[0]
     u, s, vh = out, svd_s(a), svd_vh(a)
     g = degenerate_check(s, g, "zero", "svd (U)", _rect(a))
-    gu = N.mul(inverse_gaps(s, product=True), M.mm(M.swap(u), g))
-    total = M.mm(u, M.scale_cols(N.add(gu, M.swap(gu)), s), vh)
+    e, p, _ = _weights(s)
+    core = N.mul(N.mul(e, p), _antisym(M.mm(M.swap(u), g)))
+    total = M.mm(u, core, vh)
     if a.shape[-2] > s.shape[-1]:  # tall: U misses a complement
         rest = N.sub(g, M.mm(u, M.mm(M.swap(u), g)))
         total = N.add(total, M.mm(M.scale_cols(rest, _inverse_s(s)), vh))
@@ -158,8 +178,9 @@ def _vjp_vh(g: Node, out: Node, needs: tuple[bool, ...]) -> tuple[Node | None, .
     a = out.inputs[0]
     u, s, vh = svd_u(a), svd_s(a), out
     vbar = M.swap(degenerate_check(s, g, "zero", "svd (Vh)", _rect(a)))
-    h = N.mul(inverse_gaps(s, product=True), M.mm(vh, vbar))
-    total = M.mm(u, M.scale_rows(N.add(h, M.swap(h)), s), vh)
+    e, _, q = _weights(s)
+    core = N.mul(N.mul(e, q), _antisym(M.mm(vh, vbar)))
+    total = M.mm(u, core, vh)
     if a.shape[-1] > s.shape[-1]:  # wide: V misses a complement
         rest = N.sub(vbar, M.mm(M.swap(vh), M.mm(vh, vbar)))
         total = N.add(total, M.mm(M.scale_cols(u, _inverse_s(s)), M.swap(rest)))
@@ -174,8 +195,8 @@ def _jvp_u(t: tuple[Node | None, ...], out: Node) -> Node | None:
     da = degenerate_check(s, t[0], "zero", "svd (U)", _rect(a))
     dav = M.mm(da, M.swap(vh))
     dp = M.mm(M.swap(u), dav)
-    inner = N.add(M.scale_cols(dp, s), M.scale_rows(M.swap(dp), s))
-    du = M.mm(u, N.mul(inverse_gaps(s, product=True), inner))
+    e, p, q = _weights(s)
+    du = M.mm(u, N.mul(e, N.add(N.mul(p, dp), N.mul(q, M.swap(dp)))))
     if a.shape[-2] > s.shape[-1]:
         rest = N.sub(dav, M.mm(u, dp))
         du = N.add(du, M.scale_cols(rest, _inverse_s(s)))
@@ -190,8 +211,8 @@ def _jvp_vh(t: tuple[Node | None, ...], out: Node) -> Node | None:
     da = degenerate_check(s, t[0], "zero", "svd (Vh)", _rect(a))
     datu = M.mm(M.swap(da), u)          # dAᵀ U, (n, k)
     dp = M.mm(M.swap(u), da, M.swap(vh))
-    inner = N.add(M.scale_rows(dp, s), M.scale_cols(M.swap(dp), s))
-    dv = M.mm(M.swap(vh), N.mul(inverse_gaps(s, product=True), inner))
+    e, p, q = _weights(s)
+    dv = M.mm(M.swap(vh), N.mul(e, N.add(N.mul(q, dp), N.mul(p, M.swap(dp)))))
     if a.shape[-1] > s.shape[-1]:
         rest = N.sub(datu, M.mm(M.swap(vh), M.swap(dp)))
         dv = N.add(dv, M.scale_cols(rest, _inverse_s(s)))
