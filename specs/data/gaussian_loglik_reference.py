@@ -10,6 +10,11 @@ Sigma = A A^T + I (symmetric positive definite),
     d loglik / d Sigma = 1/2 (Sigma^-1 S Sigma^-1 - n Sigma^-1)          (symmetric)
     d loglik / d A     = 2 (d loglik / d Sigma) A = (Sigma^-1 S Sigma^-1 - n Sigma^-1) A
     d2 loglik / d mu2  = -n Sigma^-1
+and the Hessian in A, one direction E at a time: with M = Sigma^-1 S Sigma^-1 - n Sigma^-1
+(so d loglik / d A = M A) and dSigma = E A^T + A E^T,
+    dM = -Sigma^-1 dSigma M - Sigma^-1 S Sigma^-1 dSigma Sigma^-1
+    d (d loglik / d A) = dM A + M E
+(M's first term expands -Sigma^-1 dSigma Sigma^-1 S Sigma^-1 + n Sigma^-1 dSigma Sigma^-1).
 (Giles 2008, sections 2.2.2 and 2.2.3: d log det X = trace(X^-1 dX),
 d X^-1 = -X^-1 dX X^-1).  The spec computes the same function differently:
 the quadratic form through cholesky and solve, the log-determinant through
@@ -22,10 +27,9 @@ import mpmath
 
 mpmath.mp.dps = 50
 
-X = [[0.3, -1.2, 0.8], [1.1, 0.4, -0.5], [-0.7, 0.9, 1.6], [0.2, -0.3, -1.1],
-     [1.5, 1.0, 0.1]]
-MU = [0.25, -0.1, 0.4]
-A = [[1.2, 0.0, 0.0], [0.5, 0.9, 0.0], [-0.3, 0.4, 0.7]]
+X = [[0.3, -1.2], [1.1, 0.4], [-0.7, 0.9], [0.2, -0.3], [1.5, 1.0]]
+MU = [0.25, -0.1]
+A = [[1.2, 0.0], [0.5, 0.9]]
 
 
 def main() -> None:
@@ -45,6 +49,15 @@ def main() -> None:
     grad_mu = inv * total
     grad_a = (inv * s * inv - n * inv) * a
     hess_mu = -n * inv
+    m = inv * s * inv - n * inv
+    hess_a = {}  # (i, j) -> the 3x3 matrix d(grad_a)/dA[i, j]
+    for i in range(d):
+        for j in range(d):
+            e = mpmath.zeros(d, d)
+            e[i, j] = 1
+            dsigma = e * a.T + a * e.T
+            dm = -inv * dsigma * m - inv * s * inv * dsigma * inv
+            hess_a[i, j] = dm * a + m * e
 
     def rows(m: mpmath.matrix) -> str:
         return "[" + ", ".join("[" + ", ".join(repr(float(m[i, j])) for j in range(m.cols))
@@ -55,6 +68,10 @@ def main() -> None:
     print(f"  grad:\n    mu: [{', '.join(repr(float(v)) for v in grad_mu)}]")
     print(f"    A: {rows(grad_a)}")
     print(f"  hessian:\n    mu:\n      mu: {rows(hess_mu)}")
+    # block layout: A shape + A shape, H[i, j, k, l] = d2 loglik / dA[i,j] dA[k,l]
+    blocks = ", ".join(
+        "[" + ", ".join(rows(hess_a[i, j]) for j in range(d)) + "]" for i in range(d))
+    print(f"    A:\n      A: [{blocks}]")
 
 
 if __name__ == "__main__":
