@@ -43,9 +43,12 @@ KINK = ("the derivative is undefined at repeated eigenvalues: where two eigenval
 
 
 def tolerance(w: Node) -> Node:
-    """sqrt(eps) * max|w| per matrix, shape lead + (1,): below it two
-    eigenvalues (or singular values) are repeated at working precision.
-    A constant of the derivative (no gradient flows through a threshold)."""
+    """sqrt(eps) * max|w| per matrix, shape lead + (1,): two eigenvalues (or
+    singular values) closer than this count as repeated.  The computed
+    vectors, and derivatives through them, carry a relative error of about
+    eps * max|w| / gap, so below the tolerance fewer than half of the
+    float's digits would be right.  A constant of the derivative (no
+    gradient flows through a threshold)."""
     scale = apply("max", (N.unary("abs", w),), {"axes": (w.ndim - 1,)})
     root = math.sqrt(float(np.finfo(w.dtype).eps))
     return N.stop_gradient(M.column(N.mul(scale, N.scalar(root, w))))
