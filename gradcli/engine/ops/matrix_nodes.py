@@ -58,22 +58,9 @@ def diag_part(x: Node) -> Node:
     return apply("getitem", (flat,), {"index": (Ellipsis, slice(0, n * n, n + 1))})
 
 
-def diag_embed(v: Node) -> Node:
-    """(..., n) -> (..., n, n) with v on the diagonal and exact zeros elsewhere."""
-    n = v.shape[-1]
-    row = N.reshape(v, v.shape[:-1] + (1, n))
-    full = N.broadcast_to(row, v.shape[:-1] + (n, n))
-    return N.where(eye_mask(n), full, N.scalar(0.0, v))
-
-
 def scale_cols(x: Node, v: Node) -> Node:
     """x @ diag(v) without forming diag(v): column j times v_j."""
     return N.mul(x, N.reshape(v, v.shape[:-1] + (1, v.shape[-1])))
-
-
-def scale_rows(x: Node, v: Node) -> Node:
-    """diag(v) @ x: row i times v_i."""
-    return N.mul(x, N.reshape(v, v.shape + (1,)))
 
 
 def column(v: Node) -> Node:
