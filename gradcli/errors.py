@@ -58,6 +58,17 @@ class UnconnectedError(SpecError):
     """`--unconnected error` and a source the outputs do not depend on."""
 
 
+class UndefinedDerivative(SpecError):
+    """A derivative asked for at a point where it does not exist or cannot be
+    computed reliably (eigenvectors at repeated eigenvalues): raised while
+    the derivative program runs, with the numbers that decide it."""
+
+
+class NoSymbolicForm(SpecError):
+    """An op whose value sympy cannot express (eigh, svd, qr): `symbolic`
+    reports it, `check` falls back to finite differences."""
+
+
 class NumericFault(GradcliError):
     """A non-finite number where the user asked for `--check-finite`."""
 

@@ -16,6 +16,7 @@ from gradcli.engine.ops import nodes as N
 from gradcli.errors import Location, SpecError
 from gradcli.language.functions import CATALOGUE, OPERATORS
 from gradcli.language.functions.context import Context, as_node, size_error
+from gradcli.language.functions.results import Results
 from gradcli.language.numpy_names import (
     assignment_hint,
     dotted,
@@ -263,6 +264,11 @@ class _Compiler:
             raise self.fail(node, f"unknown name '{numpy[1]}'{self.hint(numpy[0])}")
         if node.attr.startswith("_"):
             raise self.fail(node, f"attribute '{node.attr}' is not allowed")
+        if isinstance(node.value, ast.Call) and node.attr not in ("T", "at"):
+            # numpy's field names of a function with several results: eigh(a).eigenvectors
+            value = self.visit(node.value, depth)
+            if isinstance(value, Results):
+                return value.field(node.attr)
         if node.attr not in ("T", "at"):
             raise self.fail(node, f"attribute '.{node.attr}' is not allowed "
                                   "(only .T and .at[index].set/add)")
@@ -274,6 +280,8 @@ class _Compiler:
     def visit_Subscript(self, node: ast.Subscript, depth: int) -> Any:
         target = self.visit(node.value, depth)
         index = static_index(node.slice, self)
+        if isinstance(target, Results):  # one array of several: eigh(a)[0]
+            return target.pick(index)
         if isinstance(target, _AtPending):
             return AtView(target.base, index)
         from gradcli.engine.ops.structure import getitem

@@ -24,8 +24,9 @@ from dataclasses import asdict, dataclass
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Elementwise (operands broadcast)", ("elementwise", "numeric")),
     ("Rounding and remainders", ("piecewise",)),
-    ("Reductions", ("reduce",)),
-    ("Products and linear algebra", ("linalg", "einsum")),
+    ("Reductions", ("reduce", "norms")),
+    ("Products and linear algebra", ("linalg", "matrices", "einsum")),
+    ("Decompositions", ("decompositions",)),
     ("Shape and layout", ("arrays", "padding")),
     ("Networks", ("nn",)),
     ("Constant arrays", ("create",)),
@@ -43,6 +44,9 @@ SYNTAX: tuple[tuple[str, str], ...] = (
      "comparisons, for where(); not differentiable"),
     ("x[0, 1], x[:, 1:], x[..., None]", "numpy basic indexing: ints, slices, ..., None"),
     ("x.T", "transpose(x)"),
+    ("eigh(a)[1], eigh(a).eigenvectors",
+     "one array of a function that returns several (eigh, svd, qr, slogdet): by position or "
+     "by numpy's field name"),
     ("x.at[idx].set(v), x.at[idx].add(v)",
      "functional update: a copy of x, differentiable in x and v (numpy's x[idx] = v is an "
      "assignment, not an expression)"),

@@ -23,6 +23,12 @@ INFIX = {"add": ("+", ADD), "mul": ("*", MUL), "matmul": ("@", MUL), "pow": ("**
 COMPARE = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 STRUCTURAL = ("reshape", "broadcast_to")
 CHEAP = ("input", "const", "fill")  # repeated rather than named: their text is short
+# Primitives that are one result of a catalogue function with several, printed
+# as that function so the text evaluates back to the same value.
+RESULT_OF = {"eigh_w": "eigvalsh({})", "eigh_v": "eigh({})[1]", "svd_s": "svdvals({})",
+             "svd_u": "svd({}, full_matrices=False)[0]",
+             "svd_vh": "svd({}, full_matrices=False)[2]", "qr_q": "qr({})[0]",
+             "qr_r": "qr({})[1]", "logabsdet": "slogdet({})[1]", "slogdet_sign": "slogdet({})[0]"}
 
 
 def _shape(shape: Sequence[int]) -> str:
@@ -105,6 +111,10 @@ class _Printer:
                     f"({self.arg(ins[1])})"), ATOM
         if op == "cast":
             return self.text[id(ins[0])]
+        if op == "degenerate_check":  # the identity on its value (it only refuses)
+            return self.text[id(ins[1])]
+        if op in RESULT_OF:
+            return RESULT_OF[op].format(self.arg(ins[0])), ATOM
         if op == "concat":
             return f"concat([{', '.join(self.arg(i) for i in ins)}], axis={at['axis']})", ATOM
         if op == "pad":

@@ -5,11 +5,31 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from gradcli.engine.ops import einsum, elementwise, linalg, rounding, special, structure
+from gradcli.engine.ops import (
+    decompositions,
+    einsum,
+    elementwise,
+    linalg,
+    rounding,
+    special,
+    spectral,
+    structure,
+    svd,
+)
 from gradcli.engine.ops.row import Primitive
 
-TABLE: Mapping[str, Primitive] = MappingProxyType(
-    {row.name: row for family in (elementwise.UNARY, elementwise.BINARY, structure.ROWS,
-                                  linalg.ROWS, einsum.ROWS, rounding.ROWS,
-                                  special.ROWS) for row in family}
-)
+FAMILIES = (elementwise.UNARY, elementwise.BINARY, structure.ROWS, linalg.ROWS, einsum.ROWS,
+            rounding.ROWS, special.ROWS, decompositions.ROWS, spectral.ROWS, svd.ROWS)
+
+
+def _table() -> Mapping[str, Primitive]:
+    table: dict[str, Primitive] = {}
+    for family in FAMILIES:
+        for row in family:
+            if row.name in table:  # two rows of one name: the later would win silently
+                raise AssertionError(f"primitive {row.name} defined twice")
+            table[row.name] = row
+    return MappingProxyType(table)
+
+
+TABLE: Mapping[str, Primitive] = _table()

@@ -11,10 +11,13 @@ from gradcli.language.functions import (
     aliases,
     arrays,
     create,
+    decompositions,
     einsum,
     elementwise,
     linalg,
+    matrices,
     nn,
+    norms,
     numeric,
     padding,
     piecewise,
@@ -27,8 +30,8 @@ from gradcli.language.functions.registry import Function
 
 def _catalogue() -> Mapping[str, Function]:
     table: dict[str, Function] = {}
-    for family in (elementwise, piecewise, numeric, reduce, linalg, einsum, arrays, padding,
-                   nn, create, aliases):
+    for family in (elementwise, piecewise, numeric, reduce, norms, linalg, matrices,
+                   decompositions, einsum, arrays, padding, nn, create, aliases):
         for function in family.FUNCTIONS:
             if function.name in table:
                 raise AssertionError(f"catalogue function {function.name} defined twice")

@@ -16,6 +16,7 @@ from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import broadcast
 from gradcli.engine.rules import STANDARD, RuleTable
 from gradcli.errors import ShapeError, SpecError
+from gradcli.language.functions.results import Results
 
 # Large enough for every workload this tool is for (a 5000 x 5000 float64
 # Hessian block is 25e6), small enough that a typo cannot exhaust memory.
@@ -93,6 +94,8 @@ def as_node(ctx: Context, value: Any) -> Node:
     stacked along a new first axis, as `np.array([a, b])` would."""
     if isinstance(value, Node):
         return value
+    if isinstance(value, Results):
+        raise SpecError(value.usage())
     if isinstance(value, np.ndarray):
         if value.dtype.kind == "f":
             return const(value, ctx.dtype)

@@ -146,11 +146,6 @@ def norm_kept(x: Node, axes: Axes) -> Node:
     return N.mul(s, root)
 
 
-def norm(ctx: Context, x: Any, axis: Any = None, keepdims: Any = False) -> Node:
-    x, axes = _setup(ctx, x, axis, keepdims, floats=True)
-    return _finish(norm_kept(x, axes), x, axes, keepdims)
-
-
 def _centered(x: Node, axes: Axes) -> Node:
     return N.sub(x, _mean(x, axes, True))
 
@@ -180,8 +175,6 @@ FUNCTIONS = [
     define("max", max_, f"largest element {AXIS_DOC}", TIES),
     define("min", min_, f"smallest element {AXIS_DOC}", TIES),
     define("logsumexp", logsumexp, f"log(sum(exp(x))) {AXIS_DOC}, stable for any x"),
-    define("norm", norm, f"2-norm (Frobenius for matrices) {AXIS_DOC}; never overflows",
-           "norm'(0) = 0 (a zero vector gets gradient 0, not nan)"),
     define("var", var, f"variance {AXIS_DOC}; ddof=0 divides by N (numpy's default)"),
     define("std", std, f"standard deviation {AXIS_DOC}; ddof=0 as numpy",
            "std of a constant slice has derivative 0 (not nan)"),
