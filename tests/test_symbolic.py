@@ -19,7 +19,7 @@ from click.testing import CliRunner
 import gradcli
 from gradcli.cli.group import cli
 from gradcli.engine.evaluate import evaluate
-from gradcli.engine.graph import Node, apply, leaf
+from gradcli.engine.graph import Node, apply, const, leaf
 from gradcli.engine.ops import TABLE
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import infer_elementwise, infer_predicate
@@ -78,6 +78,19 @@ EXAMPLES: dict[str, tuple[Callable[..., Node], tuple]] = {
     "solve": (lambda a, b: apply("solve", (a, b)),
               (lambda r, s: matrix(r, (3, 3)), lambda r, s: r.standard_normal((3, 2)))),
     "pow": (lambda a, b: N.power(a, b), (unit, normal)),
+    # gathers and scatters: the indices are constants (integer inputs lower to numbers)
+    "gather": (lambda x: apply("gather", (x, const(np.array([1, 0, -1])),
+                                          const(np.array([[2], [0]])))), (normal,)),
+    "scatter_add": (lambda x, v: apply("scatter_add", (x, const(np.array([1, 1])), v)),
+                    (normal, normal)),
+    "scatter_set": (lambda x, v: apply("scatter_set", (x, const(np.array([0, 0])), v)),
+                    (normal, normal)),
+    "cumsum": (lambda x: apply("cumsum", (x,), {"axis": 1, "reverse": True}), (normal,)),
+    "cumprod": (lambda x: apply("cumprod", (x,), {"axis": 1}), (normal,)),
+    "linrec": (lambda a, b: apply("linrec", (a, b), {"axis": 1, "reverse": False}),
+               (normal, normal)),
+    "sort": (lambda x: apply("sort", (x,), {"axis": 1}), (normal,)),
+    "argsort": (lambda x: apply("argsort", (x,), {"axis": 0}), (normal,)),
 }
 
 
