@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gradcli.engine.graph import Node, Origin, apply
+from gradcli.engine.graph import Node, Origin
 from gradcli.engine.ops import nodes as N
 from gradcli.errors import Location, SpecError, suggest
 from gradcli.language.functions import CATALOGUE, OPERATORS
@@ -197,8 +197,9 @@ class _Compiler:
             if value.is_float and not base.is_float:
                 base = N.cast(base, value.dtype)
             value = N.cast(value, base.dtype) if base.is_float else value
-            op = "setitem" if func.attr == "set" else "addat"
-            return apply(op, (base, value), {"index": view.index})
+            from gradcli.language.functions.indexing import update
+
+            return update(self.ctx, base, view.index, value, func.attr)
         if isinstance(func, ast.Attribute):
             if func.attr.startswith("_"):
                 raise self.fail(func, f"attribute '{func.attr}' is not allowed")
@@ -234,17 +235,33 @@ class _Compiler:
 
     def visit_Subscript(self, node: ast.Subscript, depth: int) -> Any:
         target = self.visit(node.value, depth)
-        index = static_index(node.slice, self)
+        index = index_items(node.slice, self, depth)
         if isinstance(target, _AtPending):
             return AtView(target.base, index)
-        from gradcli.engine.ops.structure import getitem
+        from gradcli.language.functions.indexing import select
 
-        return getitem(as_node(self.ctx, target), index)
+        return select(self.ctx, as_node(self.ctx, target), index)
 
 
 @dataclass(frozen=True)
 class _AtPending:
     base: Node
+
+
+def index_items(node: ast.AST, compiler: _Compiler, depth: int) -> tuple[Any, ...]:
+    """An index as numpy takes it: ints, slices, `...` and None read from the
+    syntax, any other item (a list of ints, an integer input, a constant
+    mask) compiled; `indexing.select` sorts out basic from advanced."""
+    items = node.elts if isinstance(node, ast.Tuple) else [node]
+    return tuple(_index_item(item, compiler) if _is_static_item(item)
+                 else compiler.visit(item, depth) for item in items)
+
+
+def _is_static_item(node: ast.AST) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Slice) or (isinstance(node, ast.Constant) and (
+        node.value is Ellipsis or node.value is None or type(node.value) is int))
 
 
 def static_index(node: ast.AST, compiler: _Compiler | None = None) -> tuple[Any, ...]:

@@ -26,6 +26,7 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Reductions", ("reduce",)),
     ("Products and linear algebra", ("linalg", "einsum")),
     ("Shape and layout", ("arrays", "padding")),
+    ("Indexing, gathers and scatters", ("indexing",)),
     ("Networks", ("nn",)),
     ("Constant arrays", ("create",)),
 )
@@ -39,9 +40,14 @@ SYNTAX: tuple[tuple[str, str], ...] = (
     ("a < b, a <= b, a > b, a >= b, a == b, a != b",
      "comparisons, for where(); not differentiable"),
     ("x[0, 1], x[:, 1:], x[..., None]", "numpy basic indexing: ints, slices, ..., None"),
+    ("x[[0, 2]], x[i], x[3, 2:, [1, 3]], x[mask]",
+     "numpy advanced indexing: lists of ints, integer inputs or integer arrays (never "
+     "differentiated), constant boolean masks; integer arrays broadcast together and their "
+     "axes go where numpy puts them (in place when adjacent, else first)"),
     ("x.T", "transpose(x)"),
     ("x.at[idx].set(v), x.at[idx].add(v)",
-     "functional update: a copy of x, differentiable in x and v"),
+     "functional update: a copy of x, differentiable in x and v; with integer arrays, add "
+     "accumulates repeated indices and set keeps the last write of a repeated index"),
     ("[a, b], (a, b)", "lists and tuples, as arguments (concat([x, t], axis=1), shapes)"),
     ('"ij,jk->ik"', "string literals, where a function takes one (einsum, pad mode=)"),
     ("net(x), u(x, t)", "call a model of the spec's models: block"),

@@ -12,6 +12,7 @@ from gradcli.language.functions import (
     create,
     einsum,
     elementwise,
+    indexing,
     linalg,
     nn,
     padding,
@@ -24,7 +25,7 @@ from gradcli.language.functions.registry import Function
 
 def _catalogue() -> Mapping[str, Function]:
     table: dict[str, Function] = {}
-    for family in (elementwise, reduce, linalg, einsum, arrays, padding, nn, create):
+    for family in (elementwise, reduce, linalg, einsum, arrays, padding, nn, create, indexing):
         for function in family.FUNCTIONS:
             if function.name in table:
                 raise AssertionError(f"catalogue function {function.name} defined twice")
