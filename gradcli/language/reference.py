@@ -27,6 +27,7 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Products and linear algebra", ("linalg", "einsum")),
     ("Shape and layout", ("arrays", "padding")),
     ("Indexing, gathers and scatters", ("indexing",)),
+    ("Scans and order", ("scans",)),
     ("Networks", ("nn",)),
     ("Constant arrays", ("create",)),
 )

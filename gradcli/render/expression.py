@@ -117,6 +117,11 @@ class _Printer:
             verb = "add" if op == "scatter_add" else "set"
             return (f"{self.arg(ins[0], ATOM)}.at[{self._indices(ins[1:-1])}].{verb}"
                     f"({self.arg(ins[-1])})"), ATOM
+        if op == "cumsum" and at["reverse"]:
+            axis = at["axis"]
+            return f"flip(cumsum(flip({self.arg(ins[0])}, {axis}), {axis}), {axis})", ATOM
+        if op in ("cumsum", "cumprod", "sort", "argsort"):
+            return f"{op}({self.arg(ins[0])}, axis={at['axis']})", ATOM
         if op == "einsum":
             args = ", ".join(self.arg(i) for i in ins)
             return f'einsum("{at["subscripts"]}", {args})', ATOM

@@ -17,6 +17,7 @@ from gradcli.language.functions import (
     nn,
     padding,
     reduce,
+    scans,
 )
 from gradcli.language.functions.context import Context, as_node
 from gradcli.language.functions.operators import OPERATORS
@@ -25,7 +26,8 @@ from gradcli.language.functions.registry import Function
 
 def _catalogue() -> Mapping[str, Function]:
     table: dict[str, Function] = {}
-    for family in (elementwise, reduce, linalg, einsum, arrays, padding, nn, create, indexing):
+    for family in (elementwise, reduce, linalg, einsum, arrays, padding, nn, create, indexing,
+                   scans):
         for function in family.FUNCTIONS:
             if function.name in table:
                 raise AssertionError(f"catalogue function {function.name} defined twice")
