@@ -248,6 +248,7 @@ def test_take_and_put_along_axis(axis):
     ("x[True]", "boolean scalar"),
     ("x.at[[0, 1]].add(ones((3, 5, 6)))", r"does not fit x\[an integer array"),
     ("x[v]", "cannot be an index"),
+    ("split(x, 2)[2]", "out of range for a list of 2"),
 ])
 def test_index_errors(text, message):
     with pytest.raises(SpecError, match=message):

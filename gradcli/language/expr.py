@@ -9,13 +9,16 @@ import ast
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gradcli.engine.graph import Node, Origin
 from gradcli.engine.ops import nodes as N
 from gradcli.errors import Location, SpecError, suggest
 from gradcli.language.functions import CATALOGUE, OPERATORS
 from gradcli.language.functions.context import Context, as_node, size_error
+
+if TYPE_CHECKING:
+    from gradcli.language.specfile import Expr
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 64
@@ -67,8 +70,55 @@ def compile_expr(text: str, names: Mapping[str, Node], ctx: Context, where: Loca
     try:
         node = as_node(ctx, value)
     except SpecError as exc:
-        raise SpecError(exc.message, where) from None
+        hint = ""
+        if isinstance(value, (list, tuple)) and any(isinstance(v, Node) for v in value):
+            hint = ("; a list of arrays (like split's) is indexed (parts[0]) or unpacked "
+                    "by a let with several names ('a, b: split(x, [2])')")
+        raise SpecError(exc.message + hint, where) from None
     return compiler.labelled(node, None)
+
+
+def compile_items(text: str, names: Mapping[str, Node], ctx: Context, where: Location,
+                  count: int, callables: Callables | None = None) -> list[Node]:
+    """The `count` arrays of an expression whose value is a list of arrays
+    (`split(x, 3)`, a literal `[a, b]`), for a let binding several names."""
+    text = text.strip() if isinstance(text, str) else text
+    if not isinstance(text, str):
+        raise SpecError("an expression bound to several names must give a list of arrays",
+                        where)
+    compiler = _Compiler(names, ctx, where, callables or {}, text)
+    value = compiler.visit(parse(text, where), 0)
+    if isinstance(value, Node) and value.ndim:
+        value = [_first_axis(value, k) for k in range(value.shape[0])]  # as Python unpacks
+    if not isinstance(value, (list, tuple)):
+        raise SpecError(f"{count} names are bound, but the expression gives one value, not a "
+                        "list of arrays", where)
+    if len(value) != count:
+        raise SpecError(f"{count} names are bound, but the expression gives {len(value)} "
+                        "arrays", where)
+    try:
+        nodes = [as_node(ctx, item) for item in value]
+    except SpecError as exc:
+        raise SpecError(exc.message, where) from None
+    return [compiler.labelled(node, None) for node in nodes]
+
+
+def compile_let(expr: Expr, names: Mapping[str, Node], ctx: Context, callables: Callables,
+                parts: list[Node]) -> tuple[Node, list[Node]]:
+    """The node of one `let` entry, and the arrays of its group: a name of
+    `a, b: split(x, 2)` compiles the expression once, at the first name."""
+    if expr.unpack is None:
+        return compile_expr(expr.text, names, ctx, expr.where, callables), parts
+    position, count = expr.unpack
+    if position == 0:
+        parts = compile_items(expr.text, names, ctx, expr.where, count, callables)
+    return parts[position], parts
+
+
+def _first_axis(value: Node, k: int) -> Node:
+    from gradcli.engine.ops.structure import getitem
+
+    return getitem(value, (k,))
 
 
 class _Compiler:
@@ -235,6 +285,8 @@ class _Compiler:
 
     def visit_Subscript(self, node: ast.Subscript, depth: int) -> Any:
         target = self.visit(node.value, depth)
+        if isinstance(target, (list, tuple)) and _is_static_item(node.slice):
+            return _list_item(target, _index_item(node.slice, self))
         index = index_items(node.slice, self, depth)
         if isinstance(target, _AtPending):
             return AtView(target.base, index)
@@ -262,6 +314,17 @@ def _is_static_item(node: ast.AST) -> bool:
         node = node.operand
     return isinstance(node, ast.Slice) or (isinstance(node, ast.Constant) and (
         node.value is Ellipsis or node.value is None or type(node.value) is int))
+
+
+def _list_item(values: list[Any] | tuple[Any, ...], item: Any) -> Any:
+    """An item or a slice of a list value (the arrays `split` gives)."""
+    if isinstance(item, slice):
+        return list(values[item])
+    if item is None or item is Ellipsis:
+        raise SpecError("a list of arrays is indexed by an int or a slice")
+    if not -len(values) <= item < len(values):
+        raise SpecError(f"index {item} is out of range for a list of {len(values)} items")
+    return values[item]
 
 
 def static_index(node: ast.AST, compiler: _Compiler | None = None) -> tuple[Any, ...]:

@@ -25,7 +25,7 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Elementwise (operands broadcast)", ("elementwise",)),
     ("Reductions", ("reduce",)),
     ("Products and linear algebra", ("linalg", "einsum")),
-    ("Shape and layout", ("arrays", "padding")),
+    ("Shape and layout", ("arrays", "padding", "layout")),
     ("Indexing, gathers and scatters", ("indexing",)),
     ("Scans and order", ("scans",)),
     ("Networks", ("nn",)),
@@ -49,6 +49,9 @@ SYNTAX: tuple[tuple[str, str], ...] = (
     ("x.at[idx].set(v), x.at[idx].add(v)",
      "functional update: a copy of x, differentiable in x and v; with integer arrays, add "
      "accumulates repeated indices and set keeps the last write of a repeated index"),
+    ("parts[0], parts[1:]", "an item or a slice of a list of arrays (split, array_split, ...)"),
+    ("a, b: split(x, 2)", "as a let key: several names unpack a list of arrays (or the "
+     "first axis of an array), as Python's a, b = ..."),
     ("[a, b], (a, b)", "lists and tuples, as arguments (concat([x, t], axis=1), shapes)"),
     ('"ij,jk->ik"', "string literals, where a function takes one (einsum, pad mode=)"),
     ("net(x), u(x, t)", "call a model of the spec's models: block"),

@@ -13,6 +13,7 @@ from gradcli.language.functions import (
     einsum,
     elementwise,
     indexing,
+    layout,
     linalg,
     nn,
     padding,
@@ -27,7 +28,7 @@ from gradcli.language.functions.registry import Function
 def _catalogue() -> Mapping[str, Function]:
     table: dict[str, Function] = {}
     for family in (elementwise, reduce, linalg, einsum, arrays, padding, nn, create, indexing,
-                   scans):
+                   scans, layout):
         for function in family.FUNCTIONS:
             if function.name in table:
                 raise AssertionError(f"catalogue function {function.name} defined twice")
