@@ -54,6 +54,12 @@ class ShapeError(SpecError):
     """Shapes or dtypes of an op's operands do not fit; located by the caller."""
 
 
+class NoSymbolicForm(SpecError):
+    """An op sympy cannot express (sort: sympy has no sort); raised by the
+    op's sympy rule, so `check` compares with finite differences only and
+    `symbolic` says why it has no closed form."""
+
+
 class UnconnectedError(SpecError):
     """`--unconnected error` and a source the outputs do not depend on."""
 

@@ -140,3 +140,20 @@ def test_errors(name, args, message):
               "rot90": {"axes": (0, 0)}}.get(name, {})
     with pytest.raises(SpecError, match=message):
         build(name, *args, **kwargs)
+
+
+def test_check_compares_sort_with_finite_differences_only(tmp_path):
+    from click.testing import CliRunner
+
+    from gradcli.cli.group import cli
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text("inputs:\n  x: [0.3, -1.2, 2.5, 0.7]\noutputs:\n"
+                    "  y: sum(sort(x) * linspace(1.0, 2.0, 4)) + sum(cumprod(x))\n")
+    result = CliRunner().invoke(cli, ["check", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert "SKIP" in result.stdout and "no symbolic form" in result.stdout
+    assert any(line.split()[:2] == ["grad.x", "fd"] and line.split()[-1] == "PASS"
+               for line in result.stdout.splitlines())
+    result = CliRunner().invoke(cli, ["symbolic", str(spec)])
+    assert result.exit_code == 2 and "sympy has no sort" in result.stderr

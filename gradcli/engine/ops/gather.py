@@ -31,7 +31,7 @@ from gradcli.engine.graph import Node, Shape, apply, const
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import result_dtype
 from gradcli.engine.ops.row import Attrs, Primitive
-from gradcli.errors import ShapeError, SpecError
+from gradcli.errors import NoSymbolicForm, ShapeError, SpecError
 
 INT_KINDS = ("int", "uint")
 
@@ -78,8 +78,8 @@ def _ints(array: Any) -> np.ndarray:
     for position in np.ndindex(array.shape):
         item = array[position]
         if not getattr(item, "is_Integer", False) and not isinstance(item, (int, np.integer)):
-            raise SpecError("an index computed from a differentiated value has no symbolic "
-                            "form; check uses finite differences for it")
+            raise NoSymbolicForm("an index computed from a float value (argsort) has no "
+                                 "symbolic form")
         out[position] = int(item)
     return out
 

@@ -20,7 +20,7 @@ from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import add_all, result_dtype, sym_numpy
 from gradcli.engine.ops.gather import gather, scatter_add
 from gradcli.engine.ops.row import Attrs, Primitive
-from gradcli.errors import ShapeError
+from gradcli.errors import NoSymbolicForm, ShapeError
 
 
 def _shifted_axis(attrs: Attrs) -> dict[str, Any]:
@@ -171,37 +171,12 @@ def _jvp_sort(t: tuple[Node | None, ...], out: Node) -> Node | None:
     return gather(t[0], *along_axis(argsort(x, axis), axis))
 
 
-def _ranks(vector: list[Any], sympy: Any) -> list[Any]:
-    """rank_i = the number of elements before x_i in a stable sort: smaller
-    ones, and equal ones that come earlier (Piecewise indicators, so the
-    expression has derivative 0 wherever it is defined)."""
-    def before(j: int, i: int) -> Any:
-        cond = vector[j] <= vector[i] if j < i else vector[j] < vector[i]
-        return sympy.Piecewise((1, cond), (0, True))
-
-    n = len(vector)
-    return [sympy.Add(*[before(j, i) for j in range(n) if j != i]) for i in range(n)]
-
-
-def _sym_order(pick: str):
-    """sympy form of sort (pick='value') or argsort (pick='index'):
-    output k is the element (or position) of rank k."""
-    def rule(x: np.ndarray, *, axis: int) -> np.ndarray:
-        import sympy
-
-        moved = np.moveaxis(np.asarray(x, dtype=object), axis, -1)
-        out = np.empty(moved.shape, dtype=object)
-        for lead in np.ndindex(moved.shape[:-1]):
-            vector = list(moved[lead])
-            ranks = _ranks(vector, sympy)
-            for k in range(len(vector)):
-                terms = [(vector[i] if pick == "value" else sympy.Integer(i))
-                         * sympy.Piecewise((1, sympy.Eq(r, k)), (0, True))
-                         for i, r in enumerate(ranks)]
-                out[lead + (k,)] = sympy.Add(*terms)
-        return np.moveaxis(out, -1, axis)
-
-    return rule
+def _no_sympy_sort(x: np.ndarray, *, axis: int) -> np.ndarray:
+    # Ranks as sums of Piecewise comparisons are a closed form, but sympy
+    # needs minutes to build one for 8 elements: no sympy rule, so `check`
+    # compares sort with finite differences only.
+    raise NoSymbolicForm("sort and argsort have no symbolic form (sympy has no sort); "
+                         "check compares them with finite differences")
 
 
 def _infer_argsort(inputs: tuple[Node, ...], attrs: Attrs) -> tuple[Shape, str]:
@@ -232,14 +207,15 @@ ROWS = [
               "h[-1] = 0 (reverse=True: from the end); the derivatives of cumprod"),
     Primitive("sort", _infer_axis,
               lambda x, *, axis: np.sort(x, axis=axis, kind="stable"),
-              _vjp_sort, _jvp_sort, _batch_axis("sort"), _sym_order("value"),
-              "values sorted along an axis (ascending)",
+              _vjp_sort, _jvp_sort, _batch_axis("sort"), _no_sympy_sort,
+              "values sorted along an axis (ascending); no sympy form (sympy has no sort), "
+              "so check uses finite differences",
               "the derivative follows the permutation of a stable sort: tied elements keep "
               "their input order, so the k-th of equal values gets the derivative of the "
               "k-th of their output places"),
     Primitive("argsort", _infer_argsort,
               lambda x, *, axis: np.argsort(x, axis=axis, kind="stable"),
-              None, None, _batch_axis("argsort"), _sym_order("index"),
+              None, None, _batch_axis("argsort"), _no_sympy_sort,
               "positions that sort an array along an axis (stable; int64)",
               "integer-valued: no derivative"),
 ]
