@@ -255,3 +255,19 @@ def test_schema_and_completion_know_let_keys_with_several_names(tmp_path):
     path.write_text(yaml.safe_dump(spec))
     assert read_names(str(path)).lets == ("a", "b", "c")
     assert gradcli.load(spec).evaluate()["y"].tolist() == [4.0, 5.0]  # c is all of x
+
+
+@pytest.mark.parametrize("spec,message", [
+    ({"outputs": {"y": "array_split(x, 1000000000)[0]"}}, "more than 10000 arrays"),
+    ({"let": {"a, b": "x"}, "outputs": {"y": "a"}}, "gives an array of 6 rows"),
+    ({"outputs": {"y": "diff(zeros((20000,)), 10001)"}},
+     "at most 10000"),
+])
+def test_typos_that_would_build_huge_lists_are_refused(spec, message):
+    with pytest.raises(SpecError, match=message):
+        gradcli.load({"inputs": {"x": rand((6, 2), 1).tolist()}, **spec})
+
+
+def test_constant_masks_too_large_to_fold_are_still_constants():
+    p = gradcli.load({"inputs": {"x": "ones((100, 100))"}, "outputs": {"y": "x[eye(100) > 0]"}})
+    assert p.evaluate()["y"].shape == (100,)

@@ -89,7 +89,10 @@ def compile_items(text: str, names: Mapping[str, Node], ctx: Context, where: Loc
     compiler = _Compiler(names, ctx, where, callables or {}, text)
     value = compiler.visit(parse(text, where), 0)
     if isinstance(value, Node) and value.ndim:
-        value = [_first_axis(value, k) for k in range(value.shape[0])]  # as Python unpacks
+        if value.shape[0] != count:
+            raise SpecError(f"{count} names are bound, but the expression gives an array of "
+                            f"{value.shape[0]} rows (shape {value.shape})", where)
+        value = [_first_axis(value, k) for k in range(count)]  # as Python unpacks
     if not isinstance(value, (list, tuple)):
         raise SpecError(f"{count} names are bound, but the expression gives one value, not a "
                         "list of arrays", where)

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply, const
+from gradcli.engine.graph import Node, apply, const, toposort
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.gather import checked, gather, is_int, scatter_add, scatter_set
 from gradcli.engine.ops.structure import format_index, getitem, selected_shape
@@ -71,11 +71,12 @@ def _array_item(ctx: Context, value: Any) -> list[Any]:
         if is_int(value):
             return [_Array(value, f"an integer array of shape {value.shape}")]
         if value.dtype == "bool":
-            if value.op != "const":
+            mask = _constant(value)
+            if mask is None:
                 raise SpecError("a boolean mask index must be a constant: x[mask] with a mask "
                                 "computed from inputs has a shape that depends on their "
                                 "values (use where(mask, x, 0))")
-            return _mask(value.attrs["value"])
+            return _mask(mask)
         raise SpecError(f"an array of dtype {value.dtype} cannot be an index: indices are "
                         "integers (an input with dtype: int64, or a list of ints)")
     try:
@@ -91,6 +92,18 @@ def _array_item(ctx: Context, value: Any) -> list[Any]:
         return [_Array(const(array), f"an integer array of shape {array.shape}")]
     raise SpecError(f"indices must be integers, got {_short(value)} (index lists hold ints "
                     "like [0, 2])")
+
+
+def _constant(node: Node) -> np.ndarray | None:
+    """The value of a node that depends on no input (`eye(100) > 0`, too
+    large to have been folded while building), or None."""
+    if node.op == "const":
+        return node.attrs["value"]
+    if any(n.op == "input" for n in toposort([node])):
+        return None
+    from gradcli.engine.evaluate import evaluate
+
+    return np.asarray(evaluate([node], {})[0])
 
 
 def _holds_node(value: Any) -> bool:

@@ -19,6 +19,10 @@ from gradcli.language.functions.args import int_sequence, node_list, one_axis
 from gradcli.language.functions.context import Context, as_node, promote
 from gradcli.language.functions.registry import define
 
+# A list result is a Python list of graph nodes: more pieces than this is a
+# typo (split(x, 10**9)), not a program.
+MAX_PIECES = 10_000
+
 # ---- split -------------------------------------------------------------------------
 
 
@@ -33,6 +37,8 @@ def _cuts(sections: Any, n: int, even: bool) -> list[int]:
     if len(count) != 1 or count[0] < 1:
         raise SpecError(f"number of sections must be a positive integer, got {sections!r}")
     count_ = count[0]
+    if count_ > MAX_PIECES:
+        raise SpecError(f"{count_} sections would make a list of more than {MAX_PIECES} arrays")
     if even and n % count_:
         raise ShapeError(f"an axis of length {n} does not split into {count_} equal sections "
                          "(array_split allows unequal ones)")

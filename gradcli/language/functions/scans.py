@@ -17,6 +17,9 @@ from gradcli.language.functions.args import axis_arg, int_arg, int_sequence, one
 from gradcli.language.functions.context import Context, as_node, promote
 from gradcli.language.functions.registry import define
 
+# diff(x, n) is n subtractions in the graph: a larger n is a typo, not a program.
+MAX_DIFF_ORDER = 10_000
+
 
 def _flat_or_axis(ctx: Context, a: Any, axis: Any) -> tuple[Node, int]:
     """numpy's axis=None: the flattened array, along its only axis."""
@@ -71,10 +74,13 @@ def diff(ctx: Context, a: Any, n: Any = 1, axis: Any = -1, prepend: Any = None,
                                  f"along axis {ax}")
         x = apply("concat", [p for p in (parts[0], x, parts[1]) if p is not None],
                   {"axis": ax})
+    if times >= x.shape[ax]:  # nothing left: numpy's empty result, built at once
+        return _slice(x, ax, slice(0, 0))
+    if times > MAX_DIFF_ORDER:
+        raise SpecError(f"n={times} differences build {times} subtractions; at most "
+                        f"{MAX_DIFF_ORDER}")
     for _ in range(times):
         n_now = x.shape[ax]
-        if n_now == 0:
-            break
         x = N.sub(_slice(x, ax, slice(1, None)), _slice(x, ax, slice(0, n_now - 1)))
     return x
 
