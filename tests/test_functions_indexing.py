@@ -272,3 +272,17 @@ def test_errors_are_located_and_exit_2(tmp_path):
     result = CliRunner().invoke(cli, ["grad", str(spec)])
     assert result.exit_code == 2 and "index 5 is out of range" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_per_sample_jacobians_and_hessians_with_gathers_and_sorts():
+    spec = {"inputs": {"x": rand((3, 4), 8).tolist(),
+                       "i": {"value": [3, 0, 0], "dtype": "int64"}},
+            "outputs": {"y": "sort(x, axis=1)[:, i] * cumprod(x, axis=1)[:, :3] "
+                             "+ take_along_axis(x, argsort(x, axis=1), axis=1)[:, 1:] ** 2"}}
+    p = gradcli.load(spec)
+    per_sample, full = p.jacobian(batch_axis=0)["y"]["x"], p.jacobian()["y"]["x"]
+    np.testing.assert_allclose(per_sample, np.stack([full[k, :, k] for k in range(3)]),
+                               rtol=1e-14, atol=1e-15)
+    hess_rows, hess = p.hessian(batch_axis=0)["x"]["x"], p.hessian()["x"]["x"]
+    np.testing.assert_allclose(hess_rows, np.stack([hess[k, :, k] for k in range(3)]),
+                               rtol=1e-14, atol=1e-15)
