@@ -286,3 +286,62 @@ def test_per_sample_jacobians_and_hessians_with_gathers_and_sorts():
     hess_rows, hess = p.hessian(batch_axis=0)["x"]["x"], p.hessian()["x"]["x"]
     np.testing.assert_allclose(hess_rows, np.stack([hess[k, :, k] for k in range(3)]),
                                rtol=1e-14, atol=1e-15)
+
+
+def _random_index(rng: np.random.Generator) -> list[Any]:
+    """An index of 1-4 items: ints, slices, None, ..., lists of ints (1-D or 2-D)."""
+    def item() -> Any:
+        kind = rng.integers(7)
+        if kind == 0:
+            return int(rng.integers(-4, 4))
+        if kind == 1:
+            lo, hi, step = (int(v) for v in rng.integers(-5, 6, 3))
+            return slice(lo if rng.random() < 0.7 else None, hi if rng.random() < 0.7 else None,
+                         (step or 1) if rng.random() < 0.5 else None)
+        if kind == 2:
+            return None
+        if kind == 3:
+            return Ellipsis
+        if kind == 4:
+            return [int(v) for v in rng.integers(-3, 3, rng.integers(0, 4))]
+        if kind == 5:
+            return [[int(v)] for v in rng.integers(-3, 3, 2)]
+        return [int(v) for v in rng.integers(-3, 3, 2)]
+
+    return [item() for _ in range(rng.integers(1, 5))]
+
+
+def _text(item: Any) -> str:
+    if isinstance(item, slice):
+        parts = ["" if v is None else str(v) for v in (item.start, item.stop, item.step)]
+        return ":".join(parts)
+    return "..." if item is Ellipsis else repr(item)
+
+
+def test_random_index_forms_agree_with_numpy():
+    rng = np.random.default_rng(2024)
+    x = rand((3, 4, 5), 11)
+    checked_values = 0
+    for _ in range(400):
+        index = _random_index(rng)
+        text = f"x[{', '.join(_text(i) for i in index)}]"
+        try:
+            want = x[tuple(np.asarray(i, dtype=np.int64) if isinstance(i, list) else i
+                           for i in index)]
+        except IndexError:
+            with pytest.raises(SpecError):
+                run(text, x=x)
+            continue
+        got = run(text, x=x)
+        assert got.shape == want.shape, text
+        np.testing.assert_array_equal(got, want, err_msg=text)
+        checked_values += 1
+        # the same index as an update: .add accumulates as np.add.at does
+        v = rand(want.shape, 12)
+        expected = x.copy()
+        np.add.at(expected, tuple(np.asarray(i, dtype=np.int64) if isinstance(i, list) else i
+                                  for i in index), v)
+        added = run(f"x.at[{text[2:-1]}].add(v)", x=x, v=v)
+        # repeats may add in another order: a few roundings of sums below ~20 in size
+        np.testing.assert_allclose(added, expected, rtol=0, atol=1e-13, err_msg=text)
+    assert checked_values > 150

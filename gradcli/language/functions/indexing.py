@@ -37,13 +37,18 @@ from gradcli.language.functions.args import one_axis, static
 from gradcli.language.functions.context import Context, as_node, promote
 from gradcli.language.functions.registry import define
 
-ARRAY = "array"  # an advanced item; the others are ints, slices, None and Ellipsis
-
 
 @dataclass(frozen=True)
 class _Array:
     node: Node  # an integer node
     text: str   # how the index is shown in messages
+
+
+@dataclass(frozen=True)
+class _MaskEnd:
+    """Follows the index arrays of a boolean mask: the axes they cover."""
+
+    shape: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -121,12 +126,12 @@ def _mask(mask: np.ndarray) -> list[Any]:
     if mask.ndim == 0:
         raise SpecError("a 0-d boolean index (x[True]) is not supported; use x[None]")
     return [_Array(const(i.astype(np.int64)), f"a boolean mask of shape {mask.shape}")
-            for i in np.nonzero(mask)] + [("mask", mask.shape)]
+            for i in np.nonzero(mask)] + [_MaskEnd(mask.shape)]
 
 
 def items(ctx: Context, index: Sequence[Any]) -> list[Any]:
     """Index items normalized: ints, slices, None, Ellipsis and _Array
-    entries; a mask leaves a ("mask", shape) marker after its arrays."""
+    entries; a mask leaves a _MaskEnd after its arrays."""
     out: list[Any] = []
     for item in index:
         item = static(item)
@@ -153,7 +158,7 @@ def _expanded(x: Node, normalized: list[Any]) -> list[Any]:
     if sum(1 for i in normalized if i is Ellipsis) > 1:
         raise SpecError("an index can only have a single ellipsis ('...')")
     used = sum(1 for i in normalized if i is not None and i is not Ellipsis
-               and not isinstance(i, tuple))
+               and not isinstance(i, _MaskEnd))
     if used > x.ndim:
         raise ShapeError(f"too many indices for an array of shape {x.shape}: {used} axes "
                          "are indexed")
@@ -163,9 +168,9 @@ def _expanded(x: Node, normalized: list[Any]) -> list[Any]:
         if item is Ellipsis:
             out.extend(fill)
             fill = []
-        elif isinstance(item, tuple):  # ("mask", shape): the arrays just added cover it
-            shape = item[1]
-            axis = sum(1 for i in out if i is not None and not isinstance(i, tuple)) - len(shape)
+        elif isinstance(item, _MaskEnd):  # the arrays just added cover the mask's axes
+            shape = item.shape
+            axis = sum(1 for i in out if i is not None) - len(shape)
             covered = x.shape[axis:axis + len(shape)]
             if covered != shape:
                 raise ShapeError(f"a boolean mask of shape {shape} does not match the axes "
@@ -266,7 +271,7 @@ def update(ctx: Context, x: Node, index: Sequence[Any], v: Node, kind: str) -> N
                      {"index": tuple(normalized)})
     plan = lower(x, normalized)
     if v.ndim > len(plan.shape) or not _broadcasts(v.shape, plan.shape):
-        shown = ", ".join(_describe(i) for i in normalized if not isinstance(i, tuple))
+        shown = ", ".join(_describe(i) for i in normalized if not isinstance(i, _MaskEnd))
         raise ShapeError(f"a value of shape {v.shape} does not fit x[{shown}] of shape "
                          f"{plan.shape}")
     values = N.transpose(N.broadcast_to(v, plan.shape), _inverse(plan.order))
