@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from gradcli.engine.graph import Node, Origin
 from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.structure import getitem
 from gradcli.errors import Location, SpecError, suggest
 from gradcli.language.functions import CATALOGUE, OPERATORS
 from gradcli.language.functions.context import Context, as_node, size_error
@@ -92,7 +93,7 @@ def compile_items(text: str, names: Mapping[str, Node], ctx: Context, where: Loc
         if value.shape[0] != count:
             raise SpecError(f"{count} names are bound, but the expression gives an array of "
                             f"{value.shape[0]} rows (shape {value.shape})", where)
-        value = [_first_axis(value, k) for k in range(count)]  # as Python unpacks
+        value = [getitem(value, (k,)) for k in range(count)]  # as Python unpacks
     if not isinstance(value, (list, tuple)):
         raise SpecError(f"{count} names are bound, but the expression gives one value, not a "
                         "list of arrays", where)
@@ -116,12 +117,6 @@ def compile_let(expr: Expr, names: Mapping[str, Node], ctx: Context, callables: 
     if position == 0:
         parts = compile_items(expr.text, names, ctx, expr.where, count, callables)
     return parts[position], parts
-
-
-def _first_axis(value: Node, k: int) -> Node:
-    from gradcli.engine.ops.structure import getitem
-
-    return getitem(value, (k,))
 
 
 class _Compiler:
