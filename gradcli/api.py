@@ -30,7 +30,7 @@ from gradcli.engine.sources import (
 )
 from gradcli.engine.timings import Clock
 from gradcli.errors import Location, SpecError, suggest
-from gradcli.language.expr import compile_expr
+from gradcli.language.expr import compile_expr, compile_let
 from gradcli.language.functions.context import Context
 from gradcli.language.inputs import MAX_ELEMENTS
 from gradcli.language.network import ModelSet
@@ -88,10 +88,10 @@ class Problem:
         calls = self.models.callables
         # Every let and output is a `named` node: the fixed point at which
         # derivatives with respect to it are taken (see graph.named).
+        parts: list[Node] = []  # the arrays of a let binding several names
         for expr in spec.lets:
-            self.named[expr.name] = named(
-                compile_expr(expr.text, self.named, self.ctx, expr.where, calls), expr.name,
-                Origin(expr.where, expr.text))
+            node, parts = compile_let(expr, self.named, self.ctx, calls, parts)
+            self.named[expr.name] = named(node, expr.name, Origin(expr.where, expr.text))
         self.outputs: dict[str, Node] = {}
         for expr in spec.outputs:
             node = named(compile_expr(expr.text, self.named, self.ctx, expr.where, calls),

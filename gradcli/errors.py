@@ -54,6 +54,12 @@ class ShapeError(SpecError):
     """Shapes or dtypes of an op's operands do not fit; located by the caller."""
 
 
+class NoSymbolicForm(SpecError):
+    """An op sympy cannot express (sort, eigh, svd, qr); raised by the
+    op's sympy rule, so `check` compares with finite differences only and
+    `symbolic` says why it has no closed form."""
+
+
 class UnconnectedError(SpecError):
     """`--unconnected error` and a source the outputs do not depend on."""
 
@@ -62,11 +68,6 @@ class UndefinedDerivative(SpecError):
     """A derivative asked for at a point where it does not exist or cannot be
     computed reliably (eigenvectors at repeated eigenvalues): raised while
     the derivative program runs, with the numbers that decide it."""
-
-
-class NoSymbolicForm(SpecError):
-    """An op whose value sympy cannot express (eigh, svd, qr): `symbolic`
-    reports it, `check` falls back to finite differences."""
 
 
 class NumericFault(GradcliError):

@@ -31,8 +31,9 @@ def _dot(a: Sequence[np.ndarray | None], b: Sequence[np.ndarray]) -> float:
 
 def _fd(fn: Callable[[list[np.ndarray]], float], arrays: list[np.ndarray],
         direction: list[np.ndarray], h: float) -> float:
-    plus = [a + h * d for a, d in zip(arrays, direction)]
-    minus = [a - h * d for a, d in zip(arrays, direction)]
+    # integer operands (indices) are never differentiated: keep them integers
+    plus = [a + h * d if a.dtype.kind == "f" else a for a, d in zip(arrays, direction)]
+    minus = [a - h * d if a.dtype.kind == "f" else a for a, d in zip(arrays, direction)]
     return (fn(plus) - fn(minus)) / (2 * h)
 
 
@@ -115,7 +116,9 @@ def check_batching(build: Builder, *arrays: np.ndarray, batched: Sequence[bool],
     stacks = [rng.standard_normal((size,) + np.shape(a)) if b else np.asarray(a)
               for a, b in zip(arrays, batched)]
     if any(np.asarray(a).dtype.kind != "f" for a in arrays):
-        stacks = [np.stack([a] * size) if b and np.asarray(a).dtype.kind != "f" else s
+        # integer operands (indices) vary along the batch too, with values kept valid
+        stacks = [np.stack([np.roll(a, k) for k in range(size)])
+                  if b and np.asarray(a).dtype.kind != "f" else s
                   for a, s, b in zip(arrays, stacks, batched)]
     xs = _leaves([np.asarray(a) for a in arrays])
     out = build(*xs)

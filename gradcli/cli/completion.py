@@ -110,8 +110,10 @@ def read_names(path: str) -> SpecNames:
     integer = frozenset(name for name, value in inputs.items() if _is_integer(value))
     models = {str(name): tuple(_parameters(str(name), body))
               for name, body in _mapping(data.get("models")).items()}
-    return SpecNames({str(k): v for k, v in inputs.items()}, integer,
-                     tuple(str(k) for k in _mapping(data.get("let"))), models)
+    # a let key "a, b" binds two names (a list of arrays unpacked)
+    lets = tuple(n.strip() for k in _mapping(data.get("let")) for n in str(k).split(",")
+                 if n.strip())
+    return SpecNames({str(k): v for k, v in inputs.items()}, integer, lets, models)
 
 
 def _mapping(value: Any) -> dict[Any, Any]:

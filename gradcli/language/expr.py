@@ -9,10 +9,11 @@ import ast
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gradcli.engine.graph import Node, Origin, apply
+from gradcli.engine.graph import Node, Origin
 from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.structure import getitem
 from gradcli.errors import Location, SpecError
 from gradcli.language.functions import CATALOGUE, OPERATORS
 from gradcli.language.functions.context import Context, as_node, size_error
@@ -24,6 +25,9 @@ from gradcli.language.numpy_names import (
     strip_prefix,
     unknown_hint,
 )
+
+if TYPE_CHECKING:
+    from gradcli.language.specfile import Expr
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 64
@@ -78,8 +82,52 @@ def compile_expr(text: str, names: Mapping[str, Node], ctx: Context, where: Loca
     try:
         node = as_node(ctx, value)
     except SpecError as exc:
-        raise SpecError(exc.message, where) from None
+        hint = ""
+        if isinstance(value, (list, tuple)) and any(isinstance(v, Node) for v in value):
+            hint = ("; a list of arrays (like split's) is indexed (parts[0]) or unpacked "
+                    "by a let with several names ('a, b: split(x, [2])')")
+        raise SpecError(exc.message + hint, where) from None
     return compiler.labelled(node, None)
+
+
+def compile_items(text: str, names: Mapping[str, Node], ctx: Context, where: Location,
+                  count: int, callables: Callables | None = None) -> list[Node]:
+    """The `count` arrays of an expression whose value is a list of arrays
+    (`split(x, 3)`, a literal `[a, b]`), for a let binding several names."""
+    text = text.strip() if isinstance(text, str) else text
+    if not isinstance(text, str):
+        raise SpecError("an expression bound to several names must give a list of arrays",
+                        where)
+    compiler = _Compiler(names, ctx, where, callables or {}, text)
+    value = compiler.visit(parse(text, where), 0)
+    if isinstance(value, Node) and value.ndim:
+        if value.shape[0] != count:
+            raise SpecError(f"{count} names are bound, but the expression gives an array of "
+                            f"{value.shape[0]} rows (shape {value.shape})", where)
+        value = [getitem(value, (k,)) for k in range(count)]  # as Python unpacks
+    if not isinstance(value, (list, tuple)):
+        raise SpecError(f"{count} names are bound, but the expression gives one value, not a "
+                        "list of arrays", where)
+    if len(value) != count:
+        raise SpecError(f"{count} names are bound, but the expression gives {len(value)} "
+                        "arrays", where)
+    try:
+        nodes = [as_node(ctx, item) for item in value]
+    except SpecError as exc:
+        raise SpecError(exc.message, where) from None
+    return [compiler.labelled(node, None) for node in nodes]
+
+
+def compile_let(expr: Expr, names: Mapping[str, Node], ctx: Context, callables: Callables,
+                parts: list[Node]) -> tuple[Node, list[Node]]:
+    """The node of one `let` entry, and the arrays of its group: a name of
+    `a, b: split(x, 2)` compiles the expression once, at the first name."""
+    if expr.unpack is None:
+        return compile_expr(expr.text, names, ctx, expr.where, callables), parts
+    position, count = expr.unpack
+    if position == 0:
+        parts = compile_items(expr.text, names, ctx, expr.where, count, callables)
+    return parts[position], parts
 
 
 class _Compiler:
@@ -223,8 +271,9 @@ class _Compiler:
             if value.is_float and not base.is_float:
                 base = N.cast(base, value.dtype)
             value = N.cast(value, base.dtype) if base.is_float else value
-            op = "setitem" if func.attr == "set" else "addat"
-            return apply(op, (base, value), {"index": view.index})
+            from gradcli.language.functions.indexing import update
+
+            return update(self.ctx, base, view.index, value, func.attr)
         if isinstance(func, ast.Attribute):
             if func.attr.startswith("_"):
                 raise self.fail(func, f"attribute '{func.attr}' is not allowed")
@@ -279,19 +328,48 @@ class _Compiler:
 
     def visit_Subscript(self, node: ast.Subscript, depth: int) -> Any:
         target = self.visit(node.value, depth)
-        index = static_index(node.slice, self)
         if isinstance(target, Results):  # one array of several: eigh(a)[0]
-            return target.pick(index)
+            return target.pick(static_index(node.slice, self))
+        if isinstance(target, (list, tuple)) and _is_static_item(node.slice):
+            return _list_item(target, _index_item(node.slice, self))
+        index = index_items(node.slice, self, depth)
         if isinstance(target, _AtPending):
             return AtView(target.base, index)
-        from gradcli.engine.ops.structure import getitem
+        from gradcli.language.functions.indexing import select
 
-        return getitem(as_node(self.ctx, target), index)
+        return select(self.ctx, as_node(self.ctx, target), index)
 
 
 @dataclass(frozen=True)
 class _AtPending:
     base: Node
+
+
+def index_items(node: ast.AST, compiler: _Compiler, depth: int) -> tuple[Any, ...]:
+    """An index as numpy takes it: ints, slices, `...` and None read from the
+    syntax, any other item (a list of ints, an integer input, a constant
+    mask) compiled; `indexing.select` sorts out basic from advanced."""
+    items = node.elts if isinstance(node, ast.Tuple) else [node]
+    return tuple(_index_item(item, compiler) if _is_static_item(item)
+                 else compiler.visit(item, depth) for item in items)
+
+
+def _is_static_item(node: ast.AST) -> bool:
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Slice) or (isinstance(node, ast.Constant) and (
+        node.value is Ellipsis or node.value is None or type(node.value) is int))
+
+
+def _list_item(values: list[Any] | tuple[Any, ...], item: Any) -> Any:
+    """An item or a slice of a list value (the arrays `split` gives)."""
+    if isinstance(item, slice):
+        return list(values[item])
+    if item is None or item is Ellipsis:
+        raise SpecError("a list of arrays is indexed by an int or a slice")
+    if not -len(values) <= item < len(values):
+        raise SpecError(f"index {item} is out of range for a list of {len(values)} items")
+    return values[item]
 
 
 def static_index(node: ast.AST, compiler: _Compiler | None = None) -> tuple[Any, ...]:

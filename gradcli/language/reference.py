@@ -27,7 +27,9 @@ FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Reductions", ("reduce", "norms")),
     ("Products and linear algebra", ("linalg", "matrices", "einsum")),
     ("Decompositions", ("decompositions",)),
-    ("Shape and layout", ("arrays", "padding")),
+    ("Shape and layout", ("arrays", "padding", "layout")),
+    ("Indexing, gathers and scatters", ("indexing",)),
+    ("Scans and order", ("scans",)),
     ("Networks", ("nn",)),
     ("Constant arrays", ("create",)),
     ("numpy's other names", ("aliases",)),
@@ -43,13 +45,21 @@ SYNTAX: tuple[tuple[str, str], ...] = (
     ("a < b, a <= b, a > b, a >= b, a == b, a != b",
      "comparisons, for where(); not differentiable"),
     ("x[0, 1], x[:, 1:], x[..., None]", "numpy basic indexing: ints, slices, ..., None"),
+    ("x[[0, 2]], x[i], x[3, 2:, [1, 3]], x[mask]",
+     "numpy advanced indexing: lists of ints, integer inputs or integer arrays (never "
+     "differentiated), constant boolean masks; integer arrays broadcast together and their "
+     "axes go where numpy puts them (in place when adjacent, else first)"),
     ("x.T", "transpose(x)"),
     ("eigh(a)[1], eigh(a).eigenvectors",
      "one array of a function that returns several (eigh, svd, qr, slogdet): by position or "
      "by numpy's field name"),
     ("x.at[idx].set(v), x.at[idx].add(v)",
-     "functional update: a copy of x, differentiable in x and v (numpy's x[idx] = v is an "
-     "assignment, not an expression)"),
+     "functional update: a copy of x, differentiable in x and v; with integer arrays, add "
+     "accumulates repeated indices and set keeps the last write of a repeated index (numpy's "
+     "x[idx] = v is an assignment, not an expression)"),
+    ("parts[0], parts[1:]", "an item or a slice of a list of arrays (split, array_split, ...)"),
+    ("a, b: split(x, 2)", "as a let key: several names unpack a list of arrays (or the "
+     "first axis of an array), as Python's a, b = ..."),
     ("[a, b], (a, b)", "lists and tuples, as arguments (concat([x, t], axis=1), shapes)"),
     ('"ij,jk->ik"', "string literals, where a function takes one (einsum, pad mode=)"),
     ("net(x), u(x, t)", "call a model of the spec's models: block"),

@@ -23,6 +23,9 @@ Schema = dict[str, Any]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 IDENTIFIER = "^(?!__)[A-Za-z_][A-Za-z0-9_]*$"
+# a let key may bind several names to a list of arrays: "a, b" (or "a," for one)
+_NAME = "(?!__)[A-Za-z_][A-Za-z0-9_]*"
+LET_NAMES = f"^{_NAME}(\\s*,\\s*{_NAME})*(\\s*,)?$"
 NON_FINITE = ["nan", "inf", "-inf"]
 
 
@@ -189,9 +192,11 @@ def spec_schema() -> Schema:
                   "description": "Float dtype of the computation; --dtype overrides it."},
         "inputs": {**named, "additionalProperties": _ref("input"),
                    "description": "The leaves; any float input can be a source (wrt)."},
-        "let": {**named, "additionalProperties": _ref("expression"),
+        "let": {"type": "object", "propertyNames": {"pattern": LET_NAMES},
+                "additionalProperties": _ref("expression"),
                 "description": "Ordered intermediate definitions; each can use the ones "
-                               "above it, and can be a source."},
+                               "above it, and can be a source. A key 'a, b' unpacks a "
+                               "list of arrays (split(x, 2)) into several names."},
         "models": {**named, "additionalProperties": _ref("model"),
                    "description": "Sequential networks (docs/networks.md)."},
         "outputs": {**named, "additionalProperties": _ref("expression"), "minProperties": 1,

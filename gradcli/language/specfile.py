@@ -26,6 +26,9 @@ class Expr:
     name: str
     text: str
     where: Location
+    # `a, b: split(x, 2)` binds several names to one expression's list of
+    # arrays: each name is its own Expr with (position, count) here.
+    unpack: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -173,14 +176,29 @@ def _exprs(doc: Document, key: str, raw: Any) -> tuple[Expr, ...]:
         raise SpecError(f"{key}: must be a mapping of name: expression", doc.at((key,)))
     out = []
     for name, text in raw.items():
-        check_name(name, doc.key_at((key, name)), "expression")
+        names = _let_names(name) if key == "let" else [name]
+        for one in names:
+            check_name(one, doc.key_at((key, name)), "expression")
         where = doc.at((key, name))
         if doc.quoted.get((key, name)):
             where = where.shifted(1)
         if isinstance(text, bool) or not isinstance(text, (str, int, float)):
             raise SpecError(f"'{name}' must be an expression string", where)
-        out.append(Expr(name, text if isinstance(text, str) else repr(text), where))
+        text = text if isinstance(text, str) else repr(text)
+        if len(names) == 1 and names[0] == name:
+            out.append(Expr(name, text, where))
+        else:
+            out += [Expr(one, text, where, (k, len(names))) for k, one in enumerate(names)]
     return tuple(out)
+
+
+def _let_names(key: Any) -> list[Any]:
+    """`a, b` (or `a,` for one) as a let key: several names unpacking one
+    list of arrays, as Python's `a, b = split(x, 2)`."""
+    if not isinstance(key, str) or "," not in key:
+        return [key]
+    names = [n.strip() for n in key.split(",")]
+    return names[:-1] if names[-1] == "" and len(names) > 1 else names
 
 
 def _wrt(doc: Document, raw: Any) -> tuple[tuple[str, Location], ...] | None:

@@ -121,11 +121,27 @@ class _Printer:
             widths = "(" + ", ".join(f"({lo}, {hi})" for lo, hi in at["widths"]) + ")"
             return (f"pad({self.arg(ins[0])}, {widths}, constant_values="
                     f"{literal_text(at['value'])})"), ATOM
+        if op == "gather":  # integer arrays over the leading axes: numpy's x[i, j]
+            return f"{self.arg(ins[0], ATOM)}[{self._indices(ins[1:])}]", ATOM
+        if op in ("scatter_add", "scatter_set"):
+            verb = "add" if op == "scatter_add" else "set"
+            return (f"{self.arg(ins[0], ATOM)}.at[{self._indices(ins[1:-1])}].{verb}"
+                    f"({self.arg(ins[-1])})"), ATOM
+        if op == "cumsum" and at["reverse"]:
+            axis = at["axis"]
+            return f"flip(cumsum(flip({self.arg(ins[0])}, {axis}), {axis}), {axis})", ATOM
+        if op in ("cumsum", "cumprod", "sort", "argsort"):
+            return f"{op}({self.arg(ins[0])}, axis={at['axis']})", ATOM
         if op == "einsum":
             args = ", ".join(self.arg(i) for i in ins)
             return f'einsum("{at["subscripts"]}", {args})', ATOM
         extra = [f"{k}={v!r}" for k, v in at.items()]
         return f"{op}({', '.join([self.arg(i) for i in ins] + extra)})", ATOM
+
+    def _indices(self, ins: Sequence[Node]) -> str:
+        """Index arrays as the language reads them: a constant as a list of ints."""
+        return ", ".join(str(i.attrs["value"].tolist()) if i.op == "const" else self.arg(i)
+                         for i in ins)
 
     def _infix(self, op: str, ins: Sequence[Node]) -> tuple[str, int]:
         symbol, prec = INFIX[op]

@@ -109,7 +109,7 @@ class References:
             given[id(node)] = symbols(group, node.shape, masks[group], value, CHECK_DIGITS)
         try:
             arrays = dict(zip(names, lower(nodes, given, CHECK_DIGITS)))
-        except NoSymbolicForm as why:  # eigh, svd, qr: finite differences only
+        except NoSymbolicForm as why:  # eigh, svd, qr, sort: finite differences only
             raise Skip(why.message) from None
         total = sympy.Add(*[e for n in problem.outputs for e in np.ravel(arrays[n])])
         subs = {}

@@ -9,8 +9,10 @@ from gradcli.engine.ops import (
     decompositions,
     einsum,
     elementwise,
+    gather,
     linalg,
     rounding,
+    scans,
     special,
     spectral,
     structure,
@@ -19,7 +21,8 @@ from gradcli.engine.ops import (
 from gradcli.engine.ops.row import Primitive
 
 FAMILIES = (elementwise.UNARY, elementwise.BINARY, structure.ROWS, linalg.ROWS, einsum.ROWS,
-            rounding.ROWS, special.ROWS, decompositions.ROWS, spectral.ROWS, svd.ROWS)
+            rounding.ROWS, special.ROWS, decompositions.ROWS, spectral.ROWS, svd.ROWS,
+            gather.ROWS, scans.ROWS)
 
 
 def _table() -> Mapping[str, Primitive]:

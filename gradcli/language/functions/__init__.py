@@ -14,6 +14,8 @@ from gradcli.language.functions import (
     decompositions,
     einsum,
     elementwise,
+    indexing,
+    layout,
     linalg,
     matrices,
     nn,
@@ -22,6 +24,7 @@ from gradcli.language.functions import (
     padding,
     piecewise,
     reduce,
+    scans,
 )
 from gradcli.language.functions.context import Context, as_node
 from gradcli.language.functions.operators import OPERATORS
@@ -31,7 +34,8 @@ from gradcli.language.functions.registry import Function
 def _catalogue() -> Mapping[str, Function]:
     table: dict[str, Function] = {}
     for family in (elementwise, piecewise, numeric, reduce, norms, linalg, matrices,
-                   decompositions, einsum, arrays, padding, nn, create, aliases):
+                   decompositions, einsum, arrays, padding, nn, create, aliases, indexing,
+                   scans, layout):
         for function in family.FUNCTIONS:
             if function.name in table:
                 raise AssertionError(f"catalogue function {function.name} defined twice")

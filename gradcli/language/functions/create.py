@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, const
+from gradcli.engine.graph import Node, apply, const
 from gradcli.engine.ops import nodes as N
-from gradcli.errors import SpecError
-from gradcli.language.functions.args import bool_arg, int_arg, number_arg, shape_arg
+from gradcli.errors import ShapeError, SpecError
+from gradcli.language.functions.args import bool_arg, int_arg, number_arg, shape_arg, static
 from gradcli.language.functions.arrays import broadcast_to
-from gradcli.language.functions.context import Context, check_size, to_float
+from gradcli.language.functions.context import Context, check_size, promote, to_float
 from gradcli.language.functions.linalg import diagonal_slice, place_diagonal
 from gradcli.language.functions.registry import define
 
@@ -67,13 +67,53 @@ def _count(ctx: Context, count: int, what: str) -> int:
     return count
 
 
-def linspace(ctx: Context, start: Any, stop: Any, num: Any = 50, endpoint: Any = True) -> Node:
-    lo, hi = number_arg("start", start), number_arg("stop", stop)
+def linspace(ctx: Context, start: Any, stop: Any, num: Any = 50, endpoint: Any = True,
+             axis: Any = 0) -> Node:
+    """Numbers give a constant (numpy's values exactly); array endpoints, or
+    endpoints computed from inputs, give start + k * (stop - start) / div,
+    differentiable in both, with the samples along `axis` (numpy's layout)."""
     count = int_arg("num", num, minimum=0)
+    closed = bool_arg("endpoint", endpoint)
     _count(ctx, count, f"num={count}")
-    with np.errstate(all="ignore"):  # linspace(0, inf) is nan, not a RuntimeWarning
-        values = np.linspace(lo, hi, count, endpoint=bool_arg("endpoint", endpoint))
-    return _checked(values, ctx.dtype)
+    if not isinstance(static(start), Node) and not isinstance(static(stop), Node) \
+            and not isinstance(start, (list, tuple)) and not isinstance(stop, (list, tuple)):
+        lo, hi = number_arg("start", start), number_arg("stop", stop)
+        with np.errstate(all="ignore"):  # linspace(0, inf) is nan, not a RuntimeWarning
+            values = np.linspace(lo, hi, count, endpoint=closed)
+        if axis not in (0, -1):
+            raise SpecError(f"axis={axis!r} is out of range for the 1-D result")
+        return _checked(values, ctx.dtype)
+    return traced_linspace(ctx, start, stop, count, closed, axis)
+
+
+def traced_linspace(ctx: Context, start: Any, stop: Any, count: int, closed: bool,
+                    axis: Any) -> Node:
+    """numpy.linspace of array endpoints: shape (num,) + broadcast shape,
+    the samples moved to `axis`; with endpoint, the last sample is stop
+    itself (as numpy sets it), so d/dstop there is exactly 1."""
+    lo, hi = promote(ctx, to_float(ctx, start), to_float(ctx, stop))
+    try:
+        tail = tuple(np.broadcast_shapes(lo.shape, hi.shape))
+    except ValueError:
+        raise ShapeError(f"start {lo.shape} and stop {hi.shape} do not broadcast together") \
+            from None
+    check_size(ctx, (count,) + tail)
+    div = count - 1 if closed else count
+    steps = np.arange(count, dtype=ctx.dtype).reshape((count,) + (1,) * len(tail))
+    if div > 0:
+        delta = N.mul(N.sub(hi, lo), N.scalar(1.0 / div, lo))
+        out = N.add(N.mul(const(steps), delta), lo)
+    else:  # num == 1 (with endpoint): just start, as numpy
+        out = N.add(N.mul(const(steps), N.sub(hi, lo)), lo)
+    out = N.broadcast_to(out, (count,) + tail)
+    if closed and count > 1:
+        out = apply("setitem", (out, N.broadcast_to(hi, tail)), {"index": (count - 1,)})
+    ax = int_arg("axis", axis)
+    if not -(len(tail) + 1) <= ax <= len(tail):
+        raise ShapeError(f"axis={ax} is out of range for a result of {len(tail) + 1} axes")
+    ax %= len(tail) + 1
+    perm = list(range(1, ax + 1)) + [0] + list(range(ax + 1, len(tail) + 1))
+    return N.transpose(out, perm)
 
 
 def arange(ctx: Context, start: Any, stop: Any = None, step: Any = 1) -> Node:

@@ -23,6 +23,7 @@ from gradcli.language.functions.linalg import place_diagonal
 from gradcli.language.functions.registry import define
 
 LETTERS = string.ascii_letters
+SUBLIST_LETTERS = string.ascii_uppercase + string.ascii_lowercase  # numpy's label order
 ELLIPSIS = "."  # '...' is shortened to this marker while parsing
 
 
@@ -126,7 +127,36 @@ def _untie_diagonals(terms: list[str], ops: list[Node], sizes: dict[str, int],
     return out_terms + [t for t, _ in eyes], ops + [e for _, e in eyes]
 
 
+def _sublist_letters(sublist: Any, k: str) -> str:
+    """numpy's sublist form: axis labels 0-51 (printed as A-Z, a-z, so the
+    implicit output keeps numpy's order) and `...`."""
+    if not isinstance(sublist, (list, tuple)):
+        raise SpecError(f"{k} must be a list of axis labels like [0, 1], got {sublist!r}")
+    out = []
+    for label in sublist:
+        if label is Ellipsis:
+            out.append("...")
+        elif isinstance(label, int) and not isinstance(label, bool) and 0 <= label < 52:
+            out.append(SUBLIST_LETTERS[label])
+        else:
+            raise SpecError(f"{k}: axis labels are integers 0 to 51 or ..., got {label!r}")
+    return "".join(out)
+
+
+def from_sublists(args: tuple[Any, ...]) -> tuple[str, list[Any]]:
+    """einsum(a, [0, 1], b, [1, 2], [0, 2]) as ("AB,BC->AC", [a, b])."""
+    pairs = len(args) // 2
+    operands = [args[2 * k] for k in range(pairs)]
+    terms = [_sublist_letters(args[2 * k + 1], f"sublist {k}") for k in range(pairs)]
+    text = ",".join(terms)
+    if len(args) % 2:
+        text += "->" + _sublist_letters(args[-1], "the output sublist")
+    return text, operands
+
+
 def einsum(ctx: Context, subscripts: Any, *operands: Any) -> Node:
+    if not isinstance(subscripts, str) and operands:
+        subscripts, operands = from_sublists((subscripts,) + operands)
     if not operands:
         raise SpecError("einsum needs at least one operand after the subscripts")
     ops = promote(ctx, *operands)
@@ -150,5 +180,6 @@ def einsum(ctx: Context, subscripts: Any, *operands: Any) -> Node:
 
 FUNCTIONS = [
     define("einsum", einsum, "Einstein summation, numpy.einsum: explicit ('ij,jk->ik') or "
-           "implicit ('ij,jk') output, '...', repeated letters for diagonals"),
+           "implicit ('ij,jk') output, '...', repeated letters for diagonals; also the "
+           "sublist form einsum(a, [0, 1], b, [1, 2], [0, 2])"),
 ]
