@@ -78,6 +78,8 @@ EXAMPLES: dict[str, tuple[Callable[..., Node], tuple]] = {
     "solve": (lambda a, b: apply("solve", (a, b)),
               (lambda r, s: matrix(r, (3, 3)), lambda r, s: r.standard_normal((3, 2)))),
     "pow": (lambda a, b: N.power(a, b), (unit, normal)),
+    **{name: (lambda x, name=name: apply(name, (x,)), (normal,))
+       for name in ("logsumexp", "log_softmax", "softmax", "softmax_c")},
 }
 
 

@@ -20,6 +20,13 @@ from gradcli.engine.ops.common import (
     sym_elementwise,
 )
 from gradcli.engine.ops.row import Primitive
+from gradcli.engine.ops.stable import (
+    arctan2_partials,
+    inv_one_plus_square,
+    inv_sqrt_one_plus_square,
+    inv_sqrt_square_minus_one,
+    one_minus_square,
+)
 
 Deriv = Callable[[Node, Node], Node]  # (x, y) -> dy/dx as a node
 
@@ -100,11 +107,11 @@ UNARY = [
           "cosine"),
     unary("tan", np.tan, lambda x, y: N.add(c(1.0, x), N.square(y)), lambda sp, a: sp.tan(a),
           "tangent"),
-    unary("arcsin", np.arcsin, lambda x, y: _inv_sqrt(N.sub(c(1.0, x), N.square(x))),
+    unary("arcsin", np.arcsin, lambda x, y: _inv_sqrt(one_minus_square(x)),
           lambda sp, a: sp.asin(a), "inverse sine", "derivative infinite at ±1"),
-    unary("arccos", np.arccos, lambda x, y: N.neg(_inv_sqrt(N.sub(c(1.0, x), N.square(x)))),
+    unary("arccos", np.arccos, lambda x, y: N.neg(_inv_sqrt(one_minus_square(x))),
           lambda sp, a: sp.acos(a), "inverse cosine", "derivative infinite at ±1"),
-    unary("arctan", np.arctan, lambda x, y: N.reciprocal(N.add(c(1.0, x), N.square(x))),
+    unary("arctan", np.arctan, lambda x, y: inv_one_plus_square(x),
           lambda sp, a: sp.atan(a), "inverse tangent"),
     unary("sinh", np.sinh, lambda x, y: N.unary("cosh", x), lambda sp, a: sp.sinh(a),
           "hyperbolic sine"),
@@ -117,13 +124,15 @@ UNARY = [
     # -2 sech² tanh reuses values the program already has (no cosh, sinh, pow).
     unary("sech2", _sech2, lambda x, y: N.mul(N.mul(c(-2.0, x), y), N.unary("tanh", x)),
           lambda sp, a: sp.sech(a) ** 2, "sech(x)**2 = 1 - tanh(x)**2, exact for large |x|"),
-    unary("arcsinh", np.arcsinh, lambda x, y: _inv_sqrt(N.add(N.square(x), c(1.0, x))),
+    unary("arcsinh", np.arcsinh, lambda x, y: inv_sqrt_one_plus_square(x),
           lambda sp, a: sp.asinh(a), "inverse hyperbolic sine"),
-    unary("arccosh", np.arccosh, lambda x, y: _inv_sqrt(N.sub(N.square(x), c(1.0, x))),
+    unary("arccosh", np.arccosh, lambda x, y: inv_sqrt_square_minus_one(x),
           lambda sp, a: sp.acosh(a), "inverse hyperbolic cosine", "derivative infinite at 1"),
-    unary("arctanh", np.arctanh, lambda x, y: N.reciprocal(N.sub(c(1.0, x), N.square(x))),
+    unary("arctanh", np.arctanh, lambda x, y: N.reciprocal(one_minus_square(x)),
           lambda sp, a: sp.atanh(a), "inverse hyperbolic tangent"),
-    unary("sqrt", np.sqrt, lambda x, y: N.mul(c(0.5, x), N.reciprocal(y)),
+    # 1/(y + y), not 0.5/y: its derivative -(2y)**-2 (2y') has no intermediate
+    # y**-2 that overflows while sqrt'' is still a normal number.
+    unary("sqrt", np.sqrt, lambda x, y: N.reciprocal(N.add(y, y)),
           lambda sp, a: sp.sqrt(a), "square root", "sqrt'(0) = +inf (the one-sided limit)"),
     unary("cbrt", np.cbrt,
           lambda x, y: N.mul(c(1.0 / 3.0, x), N.power(y, c(-2.0, x))),
@@ -137,7 +146,11 @@ UNARY = [
           "error function"),
     unary("erfc", keep_dtype(_erfc), lambda x, y: N.neg(_gauss(x)), lambda sp, a: sp.erfc(a),
           "complementary error function 1 - erf(x), exact in the tails"),
-    unary("sigmoid", _sigmoid, lambda x, y: N.mul(y, N.unary("sigmoid", N.neg(x))),
+    # s(x) s(-x) = sech2(x/2) / 4: the same value, and its derivative
+    # -sech2(x/2) tanh(x/2) / 4 is a product, where s'(x) s(-x) - s(x) s'(-x)
+    # would cancel near 0.
+    unary("sigmoid", _sigmoid,
+          lambda x, y: N.mul(c(0.25, x), N.unary("sech2", N.mul(c(0.5, x), x))),
           lambda sp, a: 1 / (1 + sp.exp(-a)), "logistic 1/(1+e**-x), stable for any x"),
     unary("softplus", keep_dtype(lambda x: np.logaddexp(0, x)),
           lambda x, y: N.unary("sigmoid", x), lambda sp, a: sp.log(1 + sp.exp(a)),
@@ -238,8 +251,7 @@ def _maximum_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
 
 
 def _arctan2_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
-    r2 = N.reciprocal(N.add(N.square(a), N.square(b)))
-    return N.mul(b, r2), N.neg(N.mul(a, r2))
+    return arctan2_partials(a, b)  # scaled: a**2 + b**2 neither overflows nor underflows
 
 
 def _where_vjp(g: Node, out: Node, needs: tuple[bool, ...]) -> tuple[Node | None, ...]:

@@ -4,7 +4,6 @@ built from them in forms that are exact where a naive formula is not."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 from gradcli.engine.graph import Node, apply, const
@@ -30,7 +29,7 @@ def _direct(name: str) -> Function:
         return N.unary(name, to_float(ctx, x))
 
     row = TABLE[name]
-    return define(name, impl, row.doc, row.kink)
+    return define(name, impl, row.doc, row.kink, row.accuracy)
 
 
 def abs_(ctx: Context, x: Any) -> Node:
@@ -46,14 +45,6 @@ def sign(ctx: Context, x: Any) -> Node:
 def square(ctx: Context, x: Any) -> Node:
     (x,) = promote(ctx, x)
     return N.mul(x, x)
-
-
-def _scaled_log(factor: float) -> Callable[[Context, Any], Node]:
-    def impl(ctx: Context, x: Any) -> Node:
-        x = to_float(ctx, x)
-        return N.mul(N.unary("log", x), c(factor, x))
-
-    return impl
 
 
 def _param(ctx: Context, arg: str, value: Any) -> Node:
@@ -144,15 +135,13 @@ def where(ctx: Context, cond: Any, a: Any, b: Any) -> Node:
 
 _UNARY_PRIMITIVES = ["sqrt", "cbrt", "exp", "expm1", "log", "log1p", "sin", "cos", "tan",
                      "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
-                     "arctanh", "erf", "erfc", "sigmoid", "softplus", "sech2"]
+                     "arctanh", "erf", "erfc", "sigmoid", "softplus", "sech2", "log2", "log10"]
 
 FUNCTIONS = [define("abs", abs_, TABLE["abs"].doc, TABLE["abs"].kink),
              define("sign", sign, TABLE["sign"].doc, TABLE["sign"].kink)]
 FUNCTIONS += [_direct(name) for name in _UNARY_PRIMITIVES]
 FUNCTIONS += [
     define("square", square, "x * x"),
-    define("log2", _scaled_log(1 / math.log(2.0)), "base-2 logarithm, log(x) / log(2)"),
-    define("log10", _scaled_log(1 / math.log(10.0)), "base-10 logarithm, log(x) / log(10)"),
     define("arctan2", arctan2, "angle of the point (x, y): arctan2(y, x), numpy's order",
            "undefined at (0, 0); derivatives there are nan"),
     define("relu", relu, "max(x, 0), as where(x > 0, x, 0)", "relu'(0) = 0"),

@@ -21,17 +21,19 @@ from gradcli.language.functions.context import (
     times,
     to_float,
 )
-from gradcli.language.functions.reduce import logsumexp_kept
+from gradcli.language.functions.reduce import over_last
 from gradcli.language.functions.registry import define
 
 
 def _log_softmax(x: Node, axes: tuple[int, ...]) -> Node:
-    return N.sub(x, logsumexp_kept(x, axes))
+    """The log_softmax row over axes (x - x = 0 over no axes at all)."""
+    if not axes:
+        return N.sub(x, x)
+    return over_last(x, axes, "log_softmax")
 
 
 def _neg_log_softmax(x: Node, axes: tuple[int, ...]) -> Node:
-    """lse - x rather than -(x - lse): a certain class gives +0, not -0."""
-    return N.sub(logsumexp_kept(x, axes), x)
+    return N.neg(_log_softmax(x, axes))
 
 
 def log_softmax(ctx: Context, x: Any, axis: Any = -1) -> Node:
@@ -41,7 +43,10 @@ def log_softmax(ctx: Context, x: Any, axis: Any = -1) -> Node:
 
 def softmax(ctx: Context, x: Any, axis: Any = -1) -> Node:
     x = to_float(ctx, x)
-    return N.unary("exp", _log_softmax(x, axis_arg("axis", axis, x.ndim)))
+    axes = axis_arg("axis", axis, x.ndim)
+    if not axes:
+        return N.unary("exp", N.sub(x, x))
+    return over_last(x, axes, "softmax")
 
 
 def _logits(ctx: Context, logits: Any) -> Node:

@@ -106,19 +106,30 @@ def prod(ctx: Context, x: Any, axis: Any = None, keepdims: Any = False) -> Node:
     return _finish(N.reshape(v, N.kept_shape(x.shape, axes)), x, axes, keepdims)
 
 
-def _finite_or_zero(m: Node) -> Node:
-    """m where finite, else 0 (so x - m is not inf - inf for all -inf slices)."""
-    return N.where(N.compare("lt", N.unary("abs", m), c(math.inf, m)), m, c(0.0, m))
+def over_last(x: Node, axes: Axes, op: str) -> Node:
+    """A last-axis row of the softmax family applied over `axes`: the axes are
+    moved to the end and flattened into one, then put back.  logsumexp comes
+    back with the axes kept as size 1."""
+    if _count(x, axes) == 0:
+        raise ShapeError(f"cannot reduce zero elements (shape {x.shape}, axes {axes}): "
+                         "the result would have no value")
+    rest = [i for i in range(x.ndim) if i not in axes]
+    perm = rest + list(axes)
+    moved = N.transpose(x, perm)
+    out = apply(op, (N.reshape(moved, moved.shape[:len(rest)] + (_count(x, axes),)),))
+    if op == "logsumexp":
+        return N.reshape(out, N.kept_shape(x.shape, axes))
+    inverse = [perm.index(i) for i in range(x.ndim)]
+    return N.transpose(N.reshape(out, moved.shape), inverse)
 
 
 def logsumexp_kept(x: Node, axes: Axes) -> Node:
-    """log(sum(exp(x))) over axes, kept as size 1: m + log(sum(exp(x - m)))
-    with m the (gradient-free) maximum, so nothing overflows."""
+    """log(sum(exp(x))) over axes, kept as size 1: the `logsumexp` row, which is
+    m + log1p(sum of the others' exp(x - m)), so nothing overflows and a
+    dominant logit keeps the last digits (engine/ops/softmax.py)."""
     if not axes:
         return x
-    m = _finite_or_zero(N.stop_gradient(_max_kept(x, axes)))
-    total = N.reduce_sum(N.unary("exp", N.sub(x, m)), axes, keepdims=True)
-    return N.add(m, N.unary("log", total))
+    return over_last(x, axes, "logsumexp")
 
 
 def logsumexp(ctx: Context, x: Any, axis: Any = None, keepdims: Any = False) -> Node:
