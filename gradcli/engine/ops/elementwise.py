@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from gradcli.engine.ops.common import (
     keep_dtype,
     sym_elementwise,
 )
-from gradcli.engine.ops.row import Primitive
+from gradcli.engine.ops.row import Accuracy, Primitive
 from gradcli.engine.ops.stable import (
     arctan2_partials,
     inv_one_plus_square,
@@ -134,8 +135,10 @@ UNARY = [
     # y**-2 that overflows while sqrt'' is still a normal number.
     unary("sqrt", np.sqrt, lambda x, y: N.reciprocal(N.add(y, y)),
           lambda sp, a: sp.sqrt(a), "square root", "sqrt'(0) = +inf (the one-sided limit)"),
+    # 1/(3 y*y) rather than y**-2 / 3: the second derivative then has no
+    # y**-5 that overflows before the constant 2/9 brings it back in range.
     unary("cbrt", np.cbrt,
-          lambda x, y: N.mul(c(1.0 / 3.0, x), N.power(y, c(-2.0, x))),
+          lambda x, y: N.reciprocal(N.mul(c(3.0, x), N.square(y))),
           lambda sp, a: sp.sign(a) * sp.Abs(a) ** sp.Rational(1, 3), "real cube root",
           "cbrt'(0) = +inf"),
     unary("abs", np.abs, lambda x, y: N.unary("sign", x), lambda sp, a: sp.Abs(a),
@@ -197,10 +200,24 @@ def _pow_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
     exactly 0 where a == 0 < b: 0**b is the constant 0 for b > 0 (the product
     would be 0 * -inf = NaN).  The masks are `where`s, so higher orders keep
     them (nodes.mul_derivative)."""
-    da = N.mul(b, N.power(a, N.sub(b, c(1.0, a))))
+    # The mask sits on a**(b-1), not on the product: where b == 0 and a**-1 is
+    # finite, d/da = 0 * a**-1 = 0 already, and its derivative by b keeps the
+    # a**-1 that d2/da db = a**(b-1) (1 + b log a) needs there.
+    power = N.power(a, N.sub(b, c(1.0, a)))
+    da = N.mul(b, _zero_where(_zero_exponent_pole(a, b), power))
     db = N.mul(y, N.unary("log", a))
-    return (_zero_where(N.compare("eq", b, c(0.0, b)), da),
-            _zero_where(_zero_base(a, b), db))
+    return da, _zero_where(_zero_base(a, b), db)
+
+
+def _zero_exponent_pole(a: Node, b: Node) -> Node:
+    """b == 0 and a**-1 overflows (|a| below 1/max, a = 0 included): where
+    0 * a**-1 would be NaN.  One boolean node, as in _zero_base."""
+    at_zero = N.compare("eq", b, c(0.0, b))
+    if at_zero.op == "const" and not at_zero.attrs["value"].any():
+        return at_zero
+    limit = 1.0 / float(np.finfo(a.dtype if a.is_float else "float64").max)
+    size = N.where(at_zero, N.unary("abs", a), c(1.0, a))
+    return N.compare("lt", size, c(limit, a))
 
 
 def _zero_base(a: Node, b: Node) -> Node:
@@ -283,10 +300,16 @@ BINARY = [
     Primitive("add", infer_elementwise, np.add, _vjp_add, _jvp_add, batch_elementwise("add"),
               sym_elementwise(lambda sp, a, b: a + b), "a + b"),
     _binary("mul", lambda a, b, y: (b, a), np.multiply, lambda sp, a, b: a * b, "a * b"),
-    _binary("pow", _pow_partials, _forward_pow, lambda sp, a, b: a ** b, "a ** b",
-            "d/da = 0 where b = 0 (a**0 is the constant 1, also at a = 0); d/db = a**b "
-            "log(a) = 0 where a = 0 < b (0**b is the constant 0), -inf at a = 0 >= b, "
-            "NaN for a < 0"),
+    replace(_binary("pow", _pow_partials, _forward_pow, lambda sp, a, b: a ** b, "a ** b",
+                    "d/da = 0 where b = 0 (a**0 is the constant 1, also at a = 0); d/db = "
+                    "a**b log(a) = 0 where a = 0 < b (0**b is the constant 0), -inf at "
+                    "a = 0 >= b, NaN for a < 0"),
+            accuracy=(Accuracy(2, math.inf, "float32 only: (1) b = 0 with |a| below "
+                                            "1/sqrt(max) = 5e-20: d2/da db = 1/a is normal, "
+                                            "but forward-over-reverse forms 0 * a**-2 = "
+                                            "0 * inf, NaN; (2) d2/da db = a**(b-1) (1 + b "
+                                            "log a) within 1e-2 of its root cancels: 1.9e-4 "
+                                            "at a = 0.999, b = 1000", "float32"),)),
     _binary("maximum", _maximum_partials, np.maximum, lambda sp, a, b: sp.Max(a, b),
             "elementwise larger value", "ties split the derivative evenly (1/2 each)"),
     _binary("arctan2", _arctan2_partials, np.arctan2, lambda sp, a, b: sp.atan2(a, b),

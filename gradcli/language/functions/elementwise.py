@@ -10,6 +10,7 @@ from gradcli.engine.graph import Node, apply, const
 from gradcli.engine.ops import TABLE
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import broadcast
+from gradcli.engine.ops.row import Accuracy
 from gradcli.errors import SpecError
 from gradcli.language.functions.args import bool_arg, number_arg
 from gradcli.language.functions.context import Context, condition, elementwise, promote, to_float
@@ -89,6 +90,16 @@ def gelu(ctx: Context, x: Any, approximate: Any = False) -> Node:
     return N.mul(N.mul(c(0.5, x), x), N.unary("erfc", N.mul(c(-1 / math.sqrt(2.0), x), x)))
 
 
+GELU_TAIL = ("Phi(x) = erfc(-x/sqrt 2)/2 takes the rounded argument -x/sqrt 2 (half an "
+             "ulp off), and erfc's relative sensitivity to its argument is 2z**2: the left "
+             "tail loses up to x**2 * eps digits")
+GELU_ACCURACY = (
+    Accuracy(0, 2e-13, f"{GELU_TAIL}; 1.7e-13 at x = -35.5"),
+    Accuracy(1, 2e-13, f"{GELU_TAIL}; 1.7e-13 at x = -30.5"),
+    Accuracy(0, 2e-5, f"{GELU_TAIL}; 1.1e-5 at x = -13", "float32"),
+)
+
+
 def silu(ctx: Context, x: Any) -> Node:
     x = to_float(ctx, x)
     return N.mul(x, N.unary("sigmoid", x))
@@ -148,7 +159,8 @@ FUNCTIONS += [
     define("leaky_relu", leaky_relu, "x for x > 0, alpha * x otherwise",
            "leaky_relu'(0) = alpha"),
     define("elu", elu, "x for x > 0, alpha * (e**x - 1) otherwise", "elu'(0) = alpha"),
-    define("gelu", gelu, "x * Phi(x) (exact erf form); approximate=True: the tanh form"),
+    define("gelu", gelu, "x * Phi(x) (exact erf form); approximate=True: the tanh form",
+           accuracy=GELU_ACCURACY),
     define("silu", silu, "x * sigmoid(x) (swish)"),
     define("maximum", maximum, "elementwise larger value (broadcasting)", TIES),
     define("minimum", minimum, "elementwise smaller value, -maximum(-a, -b)", TIES),

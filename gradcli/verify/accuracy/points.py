@@ -103,11 +103,22 @@ def spread_logits(r: Range, classes: int = 3) -> np.ndarray:
 
 def scaled_vectors(r: Range, length: int = 3) -> np.ndarray:
     """Vectors for norm/var/std: fixed shapes scaled by magnitudes across the
-    range (1e±200 included), so the squares overflow or underflow."""
-    shapes = np.asarray([[1.0, 2.0, 3.0], [3.0, -4.0, 0.5], [-2.5, 7.0, 0.125],
-                         [1.0, 1e-9, -1e-9]])[:, :length]
+    range (1e±200 included), so the squares overflow or underflow.  The last
+    shape has one dominant entry; vectors with subnormal entries are left out."""
+    shapes = np.asarray([[1.0, 2.0, 4.5], [3.0, -4.0, 0.5], [-2.5, 7.0, 0.125],
+                         [1.0, 1e-3, -2e-3]])[:, :length]
     scales = [10.0 ** k for k in range(r.lo, r.hi + 1, 20)] + [1e200, 1e-200] \
         if r.dtype == "float64" else [10.0 ** k for k in range(r.lo, r.hi + 1, 3)]
     rows = [s * v for s in scales for v in shapes]
-    flat = r.exact(np.ravel(rows))
-    return flat.reshape(-1, length)
+    flat = r.exact(np.ravel(rows)).reshape(-1, length)
+    tiny = float(np.finfo(r.dtype).tiny)
+    return flat[np.all((flat == 0) | (np.abs(flat) >= tiny), axis=1)]
+
+
+def same_scale_vectors(r: Range, length: int = 3) -> np.ndarray:
+    """Positive vectors whose entries share a scale, so that every partial
+    product (prod's tree) stays in range when the product does."""
+    shapes = np.asarray([[1.0, 2.0, 4.5], [3.0, 0.25, 0.5], [2.5, 7.0, 0.125]])[:, :length]
+    k = max(1, (r.hi - r.lo) // length // 20)
+    scales = [10.0 ** e for e in range(r.lo // length, r.hi // length + 1, k)]
+    return r.exact(np.ravel([s * v for s in scales for v in shapes])).reshape(-1, length)
