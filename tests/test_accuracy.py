@@ -109,3 +109,36 @@ def test_the_issue_examples_are_exact(measured: dict) -> None:
     x = 1.0000000001
     truth = -x / ((x - 1) * (x + 1)) ** 1.5  # x - 1 is exact here; the rest rounds 4 times
     assert run("arccosh(x)", [x], 2)[0] == pytest.approx(truth, rel=1e-14)
+
+
+def _doc_rows(text: str, dtype: str) -> dict[str, list[str]]:
+    section = text.split(f"## {dtype}\n", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            rows[cells[0].strip("`")] = cells
+    return rows
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_docs_accuracy_md_is_in_step(measured: dict, dtype: str) -> None:
+    """Regenerate with: python -m benchmarks.accuracy > docs/accuracy.md.
+    Same ops, and gradcli's worst errors within a factor 2 of the file's
+    (libm builds differ in the last bits; peers' columns are not compared)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "accuracy.md").read_text()
+    rows = _doc_rows(text, dtype)
+    assert sorted(rows) == sorted(CASES), "docs/accuracy.md is stale: regenerate it"
+    for op in sorted(CASES):
+        results = verdict(get(measured, op, dtype), dtype)
+        cells = rows[op]
+        for r, cell in zip(results, cells[4::2]):
+            if cell == "—":
+                assert r.checked == 0, f"{op} order {r.order}: docs/accuracy.md is stale"
+                continue
+            doc = float(cell)
+            assert (doc <= 2 * r.worst + 1e-300 and r.worst <= 2 * doc + 1e-300) or \
+                max(doc, r.worst) < BARS[dtype][r.order] / 100, \
+                f"{op} order {r.order}: docs/accuracy.md says {doc}, measured {r.worst:.2g}"
