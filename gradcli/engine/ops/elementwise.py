@@ -131,9 +131,9 @@ UNARY = [
           lambda sp, a: sp.acosh(a), "inverse hyperbolic cosine", "derivative infinite at 1"),
     unary("arctanh", np.arctanh, lambda x, y: N.reciprocal(one_minus_square(x)),
           lambda sp, a: sp.atanh(a), "inverse hyperbolic tangent"),
-    # 1/(y + y), not 0.5/y: its derivative -(2y)**-2 (2y') has no intermediate
+    # 1/(2y), not 0.5/y: its derivative -(2y)**-2 (2y') has no intermediate
     # y**-2 that overflows while sqrt'' is still a normal number.
-    unary("sqrt", np.sqrt, lambda x, y: N.reciprocal(N.add(y, y)),
+    unary("sqrt", np.sqrt, lambda x, y: N.reciprocal(N.mul(c(2.0, x), y)),
           lambda sp, a: sp.sqrt(a), "square root", "sqrt'(0) = +inf (the one-sided limit)"),
     # 1/(3 y*y) rather than y**-2 / 3: the second derivative then has no
     # y**-5 that overflows before the constant 2/9 brings it back in range.
