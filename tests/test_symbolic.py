@@ -101,6 +101,8 @@ EXAMPLES: dict[str, tuple[Callable[..., Node], tuple]] = {
                (normal, normal)),
     "sort": (lambda x: apply("sort", (x,), {"axis": 1}), (normal,)),
     "argsort": (lambda x: apply("argsort", (x,), {"axis": 0}), (normal,)),
+    **{name: (lambda x, name=name: apply(name, (x,)), (normal,))
+       for name in ("logsumexp", "log_softmax", "softmax", "softmax_c")},
 }
 # Rows whose sympy rule raises NoSymbolicForm (the row says why): `check`
 # compares their derivatives with finite differences only.

@@ -13,8 +13,10 @@ from gradcli.engine.ops import (
     linalg,
     rounding,
     scans,
+    softmax,
     special,
     spectral,
+    stable,
     structure,
     svd,
 )
@@ -22,7 +24,7 @@ from gradcli.engine.ops.row import Primitive
 
 FAMILIES = (elementwise.UNARY, elementwise.BINARY, structure.ROWS, linalg.ROWS, einsum.ROWS,
             rounding.ROWS, special.ROWS, decompositions.ROWS, spectral.ROWS, svd.ROWS,
-            gather.ROWS, scans.ROWS)
+            gather.ROWS, scans.ROWS, stable.ROWS, softmax.ROWS)
 
 
 def _table() -> Mapping[str, Primitive]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -19,7 +20,14 @@ from gradcli.engine.ops.common import (
     keep_dtype,
     sym_elementwise,
 )
-from gradcli.engine.ops.row import Primitive
+from gradcli.engine.ops.row import Accuracy, Primitive
+from gradcli.engine.ops.stable import (
+    arctan2_partials,
+    inv_one_plus_square,
+    inv_sqrt_one_plus_square,
+    inv_sqrt_square_minus_one,
+    one_minus_square,
+)
 
 Deriv = Callable[[Node, Node], Node]  # (x, y) -> dy/dx as a node
 
@@ -100,11 +108,11 @@ UNARY = [
           "cosine"),
     unary("tan", np.tan, lambda x, y: N.add(c(1.0, x), N.square(y)), lambda sp, a: sp.tan(a),
           "tangent"),
-    unary("arcsin", np.arcsin, lambda x, y: _inv_sqrt(N.sub(c(1.0, x), N.square(x))),
+    unary("arcsin", np.arcsin, lambda x, y: _inv_sqrt(one_minus_square(x)),
           lambda sp, a: sp.asin(a), "inverse sine", "derivative infinite at ±1"),
-    unary("arccos", np.arccos, lambda x, y: N.neg(_inv_sqrt(N.sub(c(1.0, x), N.square(x)))),
+    unary("arccos", np.arccos, lambda x, y: N.neg(_inv_sqrt(one_minus_square(x))),
           lambda sp, a: sp.acos(a), "inverse cosine", "derivative infinite at ±1"),
-    unary("arctan", np.arctan, lambda x, y: N.reciprocal(N.add(c(1.0, x), N.square(x))),
+    unary("arctan", np.arctan, lambda x, y: inv_one_plus_square(x),
           lambda sp, a: sp.atan(a), "inverse tangent"),
     unary("sinh", np.sinh, lambda x, y: N.unary("cosh", x), lambda sp, a: sp.sinh(a),
           "hyperbolic sine"),
@@ -117,16 +125,20 @@ UNARY = [
     # -2 sech² tanh reuses values the program already has (no cosh, sinh, pow).
     unary("sech2", _sech2, lambda x, y: N.mul(N.mul(c(-2.0, x), y), N.unary("tanh", x)),
           lambda sp, a: sp.sech(a) ** 2, "sech(x)**2 = 1 - tanh(x)**2, exact for large |x|"),
-    unary("arcsinh", np.arcsinh, lambda x, y: _inv_sqrt(N.add(N.square(x), c(1.0, x))),
+    unary("arcsinh", np.arcsinh, lambda x, y: inv_sqrt_one_plus_square(x),
           lambda sp, a: sp.asinh(a), "inverse hyperbolic sine"),
-    unary("arccosh", np.arccosh, lambda x, y: _inv_sqrt(N.sub(N.square(x), c(1.0, x))),
+    unary("arccosh", np.arccosh, lambda x, y: inv_sqrt_square_minus_one(x),
           lambda sp, a: sp.acosh(a), "inverse hyperbolic cosine", "derivative infinite at 1"),
-    unary("arctanh", np.arctanh, lambda x, y: N.reciprocal(N.sub(c(1.0, x), N.square(x))),
+    unary("arctanh", np.arctanh, lambda x, y: N.reciprocal(one_minus_square(x)),
           lambda sp, a: sp.atanh(a), "inverse hyperbolic tangent"),
-    unary("sqrt", np.sqrt, lambda x, y: N.mul(c(0.5, x), N.reciprocal(y)),
+    # 1/(2y), not 0.5/y: its derivative -(2y)**-2 (2y') has no intermediate
+    # y**-2 that overflows while sqrt'' is still a normal number.
+    unary("sqrt", np.sqrt, lambda x, y: N.reciprocal(N.mul(c(2.0, x), y)),
           lambda sp, a: sp.sqrt(a), "square root", "sqrt'(0) = +inf (the one-sided limit)"),
+    # 1/(3 y*y) rather than y**-2 / 3: the second derivative then has no
+    # y**-5 that overflows before the constant 2/9 brings it back in range.
     unary("cbrt", np.cbrt,
-          lambda x, y: N.mul(c(1.0 / 3.0, x), N.power(y, c(-2.0, x))),
+          lambda x, y: N.reciprocal(N.mul(c(3.0, x), N.square(y))),
           lambda sp, a: sp.sign(a) * sp.Abs(a) ** sp.Rational(1, 3), "real cube root",
           "cbrt'(0) = +inf"),
     unary("abs", np.abs, lambda x, y: N.unary("sign", x), lambda sp, a: sp.Abs(a),
@@ -137,7 +149,11 @@ UNARY = [
           "error function"),
     unary("erfc", keep_dtype(_erfc), lambda x, y: N.neg(_gauss(x)), lambda sp, a: sp.erfc(a),
           "complementary error function 1 - erf(x), exact in the tails"),
-    unary("sigmoid", _sigmoid, lambda x, y: N.mul(y, N.unary("sigmoid", N.neg(x))),
+    # s(x) s(-x) = sech2(x/2) / 4: the same value, and its derivative
+    # -sech2(x/2) tanh(x/2) / 4 is a product, where s'(x) s(-x) - s(x) s'(-x)
+    # would cancel near 0.
+    unary("sigmoid", _sigmoid,
+          lambda x, y: N.mul(c(0.25, x), N.unary("sech2", N.mul(c(0.5, x), x))),
           lambda sp, a: 1 / (1 + sp.exp(-a)), "logistic 1/(1+e**-x), stable for any x"),
     unary("softplus", keep_dtype(lambda x: np.logaddexp(0, x)),
           lambda x, y: N.unary("sigmoid", x), lambda sp, a: sp.log(1 + sp.exp(a)),
@@ -184,10 +200,24 @@ def _pow_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
     exactly 0 where a == 0 < b: 0**b is the constant 0 for b > 0 (the product
     would be 0 * -inf = NaN).  The masks are `where`s, so higher orders keep
     them (nodes.mul_derivative)."""
-    da = N.mul(b, N.power(a, N.sub(b, c(1.0, a))))
+    # The mask sits on a**(b-1), not on the product: where b == 0 and a**-1 is
+    # finite, d/da = 0 * a**-1 = 0 already, and its derivative by b keeps the
+    # a**-1 that d2/da db = a**(b-1) (1 + b log a) needs there.
+    power = N.power(a, N.sub(b, c(1.0, a)))
+    da = N.mul(b, _zero_where(_zero_exponent_pole(a, b), power))
     db = N.mul(y, N.unary("log", a))
-    return (_zero_where(N.compare("eq", b, c(0.0, b)), da),
-            _zero_where(_zero_base(a, b), db))
+    return da, _zero_where(_zero_base(a, b), db)
+
+
+def _zero_exponent_pole(a: Node, b: Node) -> Node:
+    """b == 0 and a**-1 overflows (|a| below 1/max, a = 0 included): where
+    0 * a**-1 would be NaN.  One boolean node, as in _zero_base."""
+    at_zero = N.compare("eq", b, c(0.0, b))
+    if at_zero.op == "const" and not at_zero.attrs["value"].any():
+        return at_zero
+    limit = 1.0 / float(np.finfo(a.dtype if a.is_float else "float64").max)
+    size = N.where(at_zero, N.unary("abs", a), c(1.0, a))
+    return N.compare("lt", size, c(limit, a))
 
 
 def _zero_base(a: Node, b: Node) -> Node:
@@ -238,8 +268,7 @@ def _maximum_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
 
 
 def _arctan2_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
-    r2 = N.reciprocal(N.add(N.square(a), N.square(b)))
-    return N.mul(b, r2), N.neg(N.mul(a, r2))
+    return arctan2_partials(a, b)  # scaled: a**2 + b**2 neither overflows nor underflows
 
 
 def _where_vjp(g: Node, out: Node, needs: tuple[bool, ...]) -> tuple[Node | None, ...]:
@@ -271,10 +300,16 @@ BINARY = [
     Primitive("add", infer_elementwise, np.add, _vjp_add, _jvp_add, batch_elementwise("add"),
               sym_elementwise(lambda sp, a, b: a + b), "a + b"),
     _binary("mul", lambda a, b, y: (b, a), np.multiply, lambda sp, a, b: a * b, "a * b"),
-    _binary("pow", _pow_partials, _forward_pow, lambda sp, a, b: a ** b, "a ** b",
-            "d/da = 0 where b = 0 (a**0 is the constant 1, also at a = 0); d/db = a**b "
-            "log(a) = 0 where a = 0 < b (0**b is the constant 0), -inf at a = 0 >= b, "
-            "NaN for a < 0"),
+    replace(_binary("pow", _pow_partials, _forward_pow, lambda sp, a, b: a ** b, "a ** b",
+                    "d/da = 0 where b = 0 (a**0 is the constant 1, also at a = 0); d/db = "
+                    "a**b log(a) = 0 where a = 0 < b (0**b is the constant 0), -inf at "
+                    "a = 0 >= b, NaN for a < 0"),
+            accuracy=(Accuracy(2, math.inf, "float32 only: (1) b = 0 with |a| below "
+                                            "1/sqrt(max) = 5e-20: d2/da db = 1/a is normal, "
+                                            "but forward-over-reverse forms 0 * a**-2 = "
+                                            "0 * inf, NaN; (2) d2/da db = a**(b-1) (1 + b "
+                                            "log a) within 1e-2 of its root cancels: 1.9e-4 "
+                                            "at a = 0.999, b = 1000", "float32"),)),
     _binary("maximum", _maximum_partials, np.maximum, lambda sp, a, b: sp.Max(a, b),
             "elementwise larger value", "ties split the derivative evenly (1/2 each)"),
     _binary("arctan2", _arctan2_partials, np.arctan2, lambda sp, a, b: sp.atan2(a, b),

@@ -4,13 +4,13 @@ built from them in forms that are exact where a naive formula is not."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 from gradcli.engine.graph import Node, apply, const
 from gradcli.engine.ops import TABLE
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import broadcast
+from gradcli.engine.ops.row import Accuracy
 from gradcli.errors import SpecError
 from gradcli.language.functions.args import bool_arg, number_arg
 from gradcli.language.functions.context import Context, condition, elementwise, promote, to_float
@@ -30,7 +30,7 @@ def _direct(name: str) -> Function:
         return N.unary(name, to_float(ctx, x))
 
     row = TABLE[name]
-    return define(name, impl, row.doc, row.kink)
+    return define(name, impl, row.doc, row.kink, row.accuracy)
 
 
 def abs_(ctx: Context, x: Any) -> Node:
@@ -46,14 +46,6 @@ def sign(ctx: Context, x: Any) -> Node:
 def square(ctx: Context, x: Any) -> Node:
     (x,) = promote(ctx, x)
     return N.mul(x, x)
-
-
-def _scaled_log(factor: float) -> Callable[[Context, Any], Node]:
-    def impl(ctx: Context, x: Any) -> Node:
-        x = to_float(ctx, x)
-        return N.mul(N.unary("log", x), c(factor, x))
-
-    return impl
 
 
 def _param(ctx: Context, arg: str, value: Any) -> Node:
@@ -96,6 +88,16 @@ def gelu(ctx: Context, x: Any, approximate: Any = False) -> Node:
         return N.mul(x, N.unary("sigmoid", two_z))
     # 0.5 x erfc(-x / sqrt 2) = 0.5 x (1 + erf(x / sqrt 2)), exact in the left tail.
     return N.mul(N.mul(c(0.5, x), x), N.unary("erfc", N.mul(c(-1 / math.sqrt(2.0), x), x)))
+
+
+GELU_TAIL = ("Phi(x) = erfc(-x/sqrt 2)/2 takes the rounded argument -x/sqrt 2 (half an "
+             "ulp off), and erfc's relative sensitivity to its argument is 2z**2: the left "
+             "tail loses up to x**2 * eps digits")
+GELU_ACCURACY = (
+    Accuracy(0, 2e-13, f"{GELU_TAIL}; 1.7e-13 at x = -35.5"),
+    Accuracy(1, 2e-13, f"{GELU_TAIL}; 1.7e-13 at x = -30.5"),
+    Accuracy(0, 2e-5, f"{GELU_TAIL}; 1.1e-5 at x = -13", "float32"),
+)
 
 
 def silu(ctx: Context, x: Any) -> Node:
@@ -144,22 +146,21 @@ def where(ctx: Context, cond: Any, a: Any, b: Any) -> Node:
 
 _UNARY_PRIMITIVES = ["sqrt", "cbrt", "exp", "expm1", "log", "log1p", "sin", "cos", "tan",
                      "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh",
-                     "arctanh", "erf", "erfc", "sigmoid", "softplus", "sech2"]
+                     "arctanh", "erf", "erfc", "sigmoid", "softplus", "sech2", "log2", "log10"]
 
 FUNCTIONS = [define("abs", abs_, TABLE["abs"].doc, TABLE["abs"].kink),
              define("sign", sign, TABLE["sign"].doc, TABLE["sign"].kink)]
 FUNCTIONS += [_direct(name) for name in _UNARY_PRIMITIVES]
 FUNCTIONS += [
     define("square", square, "x * x"),
-    define("log2", _scaled_log(1 / math.log(2.0)), "base-2 logarithm, log(x) / log(2)"),
-    define("log10", _scaled_log(1 / math.log(10.0)), "base-10 logarithm, log(x) / log(10)"),
     define("arctan2", arctan2, "angle of the point (x, y): arctan2(y, x), numpy's order",
            "undefined at (0, 0); derivatives there are nan"),
     define("relu", relu, "max(x, 0), as where(x > 0, x, 0)", "relu'(0) = 0"),
     define("leaky_relu", leaky_relu, "x for x > 0, alpha * x otherwise",
            "leaky_relu'(0) = alpha"),
     define("elu", elu, "x for x > 0, alpha * (e**x - 1) otherwise", "elu'(0) = alpha"),
-    define("gelu", gelu, "x * Phi(x) (exact erf form); approximate=True: the tanh form"),
+    define("gelu", gelu, "x * Phi(x) (exact erf form); approximate=True: the tanh form",
+           accuracy=GELU_ACCURACY),
     define("silu", silu, "x * sigmoid(x) (swish)"),
     define("maximum", maximum, "elementwise larger value (broadcasting)", TIES),
     define("minimum", minimum, "elementwise smaller value, -maximum(-a, -b)", TIES),

@@ -11,6 +11,7 @@ import numpy as np
 
 from gradcli.engine.graph import Node, const
 from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.row import Accuracy
 from gradcli.errors import ShapeError, SpecError
 from gradcli.language.functions.args import axis_arg, int_arg, one_axis
 from gradcli.language.functions.context import (
@@ -21,17 +22,19 @@ from gradcli.language.functions.context import (
     times,
     to_float,
 )
-from gradcli.language.functions.reduce import logsumexp_kept
+from gradcli.language.functions.reduce import over_last
 from gradcli.language.functions.registry import define
 
 
 def _log_softmax(x: Node, axes: tuple[int, ...]) -> Node:
-    return N.sub(x, logsumexp_kept(x, axes))
+    """The log_softmax row over axes (x - x = 0 over no axes at all)."""
+    if not axes:
+        return N.sub(x, x)
+    return over_last(x, axes, "log_softmax")
 
 
 def _neg_log_softmax(x: Node, axes: tuple[int, ...]) -> Node:
-    """lse - x rather than -(x - lse): a certain class gives +0, not -0."""
-    return N.sub(logsumexp_kept(x, axes), x)
+    return N.neg(_log_softmax(x, axes))
 
 
 def log_softmax(ctx: Context, x: Any, axis: Any = -1) -> Node:
@@ -41,7 +44,10 @@ def log_softmax(ctx: Context, x: Any, axis: Any = -1) -> Node:
 
 def softmax(ctx: Context, x: Any, axis: Any = -1) -> Node:
     x = to_float(ctx, x)
-    return N.unary("exp", _log_softmax(x, axis_arg("axis", axis, x.ndim)))
+    axes = axis_arg("axis", axis, x.ndim)
+    if not axes:
+        return N.unary("exp", N.sub(x, x))
+    return over_last(x, axes, "softmax")
 
 
 def _logits(ctx: Context, logits: Any) -> Node:
@@ -120,9 +126,16 @@ def mse(ctx: Context, a: Any, b: Any) -> Node:
     return times(N.reduce_sum(N.mul(d, d), tuple(range(d.ndim))), N.scalar(scale, d))
 
 
+SOFTMAX_TIES = ("where the two largest logits are within 1e-2 of each other: "
+                "d2 s_i/dx_i2 = s_i (1 - s_i)(1 - 2 s_i) passes through 0 at a tie, and "
+                "1 - 2 s_i is the difference of two rounded probabilities, with no digits "
+                "left right at the tie (elsewhere below 2e-15)")
+SOFTMAX_ACCURACY = (Accuracy(2, 1.0, SOFTMAX_TIES),
+                    Accuracy(2, 1.0, SOFTMAX_TIES, "float32"))
+
 FUNCTIONS = [
-    define("softmax", softmax, "exp(x) / sum(exp(x)) over axis (default the last), computed "
-           "as exp(log_softmax(x))"),
+    define("softmax", softmax, "exp(x) / sum(exp(x)) over axis (default the last), "
+           "exp(x - m) / (1 + S) by the softmax row", accuracy=SOFTMAX_ACCURACY),
     define("log_softmax", log_softmax, "x - logsumexp(x) over axis (default the last)"),
     define("cross_entropy", cross_entropy, "TensorFlow's softmax cross-entropy: "
            "-sum(labels * log_softmax(logits)) over the last axis, one loss per example; "

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gradcli.engine.graph import Node
+from gradcli.engine.ops.row import Accuracy
 from gradcli.errors import GradcliError, SpecError, suggest
 
 
@@ -21,6 +22,7 @@ class Function:
     signature: str  # "sum(x, axis=None, keepdims=False)"
     doc: str  # one line
     kink: str = ""  # convention at kinks / non-differentiable points, "" if smooth
+    accuracy: tuple[Accuracy, ...] = ()  # documented exceptions to the accuracy bar
 
 
 def _signature_text(name: str, sig: inspect.Signature) -> str:
@@ -36,7 +38,8 @@ def _signature_text(name: str, sig: inspect.Signature) -> str:
     return f"{name}({', '.join(parts)})"
 
 
-def define(name: str, impl: Callable[..., Node], doc: str, kink: str = "") -> Function:
+def define(name: str, impl: Callable[..., Node], doc: str, kink: str = "",
+           accuracy: tuple[Accuracy, ...] = ()) -> Function:
     """Wrap `impl(ctx, ...)` as a catalogue Function.
 
     Calls that do not fit the signature, and errors raised while building,
@@ -65,4 +68,4 @@ def define(name: str, impl: Callable[..., Node], doc: str, kink: str = "") -> Fu
 
     build.__name__ = name
     build.__doc__ = doc
-    return Function(name, build, signature, doc, kink)
+    return Function(name, build, signature, doc, kink, accuracy)

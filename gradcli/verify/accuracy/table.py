@@ -1,0 +1,83 @@
+"""Which op the harness measures how: every row of the op TABLE and every
+catalogue function is either a case (points and references) or excluded with
+its reason, so a new op without point generators fails a test that says so.
+
+The bars are the issue's: relative error 1e-13 for values and first
+derivatives and 1e-12 for second derivatives in float64, 1e-5 in float32.
+An op that cannot meet a bar states the bound it does meet, and why, in its
+row (`Primitive.accuracy` / `Function.accuracy`); the harness enforces that
+bound instead, and fails if the bound is no longer needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gradcli.engine.ops import TABLE
+from gradcli.engine.ops.row import Accuracy
+from gradcli.language.functions import CATALOGUE
+from gradcli.verify.accuracy import cases_elementwise, cases_linalg, cases_vector
+from gradcli.verify.accuracy.case import Case
+
+CASES: Mapping[str, Case] = {case.op: case for family in (
+    cases_elementwise.CASES, cases_vector.CASES, cases_linalg.CASES) for case in family}
+
+STRUCTURAL = "structural: moves, selects or copies numbers, no arithmetic"
+CREATION = "creation: constants, nothing to differentiate"
+COMPARISON = "comparison: a boolean result, no derivative"
+
+EXCLUDED: Mapping[str, str] = {
+    **{name: COMPARISON for name in ("lt", "le", "gt", "ge", "eq", "ne")},
+    **{name: STRUCTURAL for name in (
+        "named", "reshape", "broadcast_to", "transpose", "getitem", "setitem", "concat",
+        "pad", "stop_gradient", "where", "expand_dims", "flatten", "squeeze", "stack", "tile",
+        "repeat", "diag")},
+    **{name: CREATION for name in ("fill", "arange", "linspace", "eye", "full", "ones",
+                                   "zeros")},
+    "cast": "conversion: one rounding to the target dtype, derivative a cast back",
+    "addat": "x.at[i].add(v): one addition per element, measured as add",
+    "one_hot": "integer indices to 0/1 floats: exact, no derivative",
+    "softmax_c": "internal (1 - softmax, only in derivative rules): measured through the "
+                 "first and second derivatives of softmax, log_softmax, logsumexp and the "
+                 "cross entropies",
+    "clip": "composition of maximum and minimum: selects, no arithmetic",
+    "dot": "composition: matmul (or a product and a sum), measured as matmul",
+    "outer": "composition: a broadcast product, measured as mul",
+    "tensordot": "composition: einsum, measured as einsum",
+    "trace": "composition: a diagonal selection and a sum, measured as sum",
+    "mse": "composition: difference, square, sum and scale, each measured on its own",
+}
+
+# The bars, by dtype and order (0: value, 1: first, 2: second derivatives).
+BARS: Mapping[str, tuple[float, float, float]] = {
+    "float64": (1e-13, 1e-13, 1e-12),
+    "float32": (1e-5, 1e-5, 1e-5),
+}
+
+
+def covered_names() -> set[str]:
+    """Every name the harness must account for: TABLE rows and catalogue functions."""
+    return set(TABLE) | set(CATALOGUE)
+
+
+def unaccounted() -> list[str]:
+    """Ops with neither a case nor an exclusion (a new op lands here)."""
+    return sorted(covered_names() - set(CASES) - set(EXCLUDED))
+
+
+def documented(op: str) -> tuple[Accuracy, ...]:
+    """The exceptions an op states in its row (TABLE row first, then catalogue)."""
+    found: list[Accuracy] = []
+    if op in TABLE:
+        found += TABLE[op].accuracy
+    if op in CATALOGUE:
+        found += [a for a in CATALOGUE[op].accuracy if a not in found]
+    return tuple(found)
+
+
+def bound(op: str, order: int, dtype: str) -> tuple[float, Accuracy | None]:
+    """The relative error the harness allows: the bar, or the op's documented bound."""
+    for exception in documented(op):
+        if exception.order == order and exception.dtype == dtype:
+            return exception.bound, exception
+    return BARS[dtype][order], None
