@@ -3,7 +3,7 @@
 Every input element becomes either a real symbol named like the component a
 user would write (`a[0,1]`) or an exact number; each node then becomes an
 object array of sympy expressions through its op row's `sympy` rule, so the
-lowering knows no op by name (two documented exceptions below).  `check`
+lowering knows no op by name (three exceptions, in lowering_exceptions.py).  `check`
 differentiates these expressions to get an independent derivative, and
 `symbolic` prints them as closed forms.
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ from gradcli.engine.graph import Node
 from gradcli.engine.ops import TABLE
 from gradcli.engine.sources import Source
 from gradcli.errors import SpecError
+from gradcli.verify.lowering_exceptions import OVERRIDES
 
 # Symbolic lowering costs microseconds per element and op; past this many
 # elements in a graph the lowering would take minutes, so callers skip it
@@ -56,7 +56,10 @@ def number(value: Any, digits: int | None) -> Any:
     digits=None (closed forms): integers and short fractions are exact
     (2.0 -> 2, 0.5 -> 1/2) so printed formulas stay readable; other floats
     keep their float64 value.  digits=N (checks): the float's exact binary
-    value carried at N digits, so the reference is more precise than the engine.
+    value carried at N digits, so the reference is more precise than the
+    engine; only 0 stays exact (terms it multiplies vanish).  An exact 2
+    would make sech(2)**2 + tanh(2)**2 - 1 an exact number that sympy's Max
+    cannot order ("not comparable"); at N digits it is a number it can.
     """
     import sympy
 
@@ -67,10 +70,10 @@ def number(value: Any, digits: int | None) -> Any:
     x = float(value)
     if not np.isfinite(x):
         return sympy.nan if np.isnan(x) else (sympy.oo if x > 0 else -sympy.oo)
+    if digits is not None:
+        return sympy.Integer(0) if x == 0 else sympy.Float(x, digits)
     if x.is_integer() and abs(x) < 2**53:
         return sympy.Integer(int(x))
-    if digits is not None:
-        return sympy.Float(x, digits)
     nice = sympy.Rational(x).limit_denominator(1000)
     return nice if float(nice) == x else sympy.Float(x)
 
@@ -108,55 +111,6 @@ def symbols(name: str, shape: Sequence[int], mask: np.ndarray | None = None,
         else:
             out[index] = number(values[index], digits)
     return out
-
-
-# ---- the two lowering exceptions ------------------------------------------------------
-
-@cache
-def _frozen_class() -> type:
-    """`stop_gradient(x)` for sympy: the value of x with derivative 0.
-
-    The op row's rule is the identity, which gives the right value but lets
-    sympy differentiate through it; a check must see the engine's semantics.
-    Built once, on first use, because the class needs sympy.
-    """
-    import sympy
-
-    class stop_gradient(sympy.Function):  # noqa: N801 - printed as the catalogue name
-        @classmethod
-        def eval(cls, arg: Any) -> Any:
-            return arg if arg.is_number else None
-
-        def fdiff(self, argindex: int = 1) -> Any:
-            return sympy.S.Zero
-
-        def _eval_evalf(self, prec: int) -> Any:
-            return self.args[0]._eval_evalf(prec)
-
-    return stop_gradient
-
-
-def _lower_stop_gradient(x: np.ndarray, **attrs: Any) -> np.ndarray:
-    frozen = _frozen_class()
-    return np.vectorize(frozen, otypes=[object])(np.asarray(x, dtype=object))
-
-
-def _lower_cast(x: np.ndarray, *, dtype: str) -> np.ndarray:
-    """Float casts keep the expression; integer and bool casts are piecewise
-    constant (derivative 0), so they truncate inside stop_gradient."""
-    import sympy
-
-    x = np.asarray(x, dtype=object)
-    if dtype.startswith("float"):
-        return x
-    frozen = _frozen_class()
-    if dtype == "bool":
-        return np.vectorize(lambda a: sympy.Ne(a, 0), otypes=[object])(x)
-    return np.vectorize(lambda a: frozen(sympy.sign(a) * sympy.floor(sympy.Abs(a))),
-                        otypes=[object])(x)
-
-
-OVERRIDES = {"stop_gradient": _lower_stop_gradient, "cast": _lower_cast}
 
 
 # ---- lowering --------------------------------------------------------------------------
