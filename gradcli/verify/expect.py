@@ -80,8 +80,9 @@ def compare(quantity: str, got: np.ndarray | None, want: Any, rtol: float,
         extra = (tuple(int(i) for i in np.unravel_index(top, got.shape)),
                  float(got.reshape(-1)[top]), float(expected.reshape(-1)[top]),
                  float(np.reshape(tol, -1)[top]))
+    detail = "" if ok else f"{int((~good).sum())} of {got.size} components outside tolerance"
     return Comparison(quantity, float(diff.max(initial=0.0)), float(rel.max(initial=0.0)), ok,
-                      "", *extra)
+                      detail, *extra)
 
 
 def compare_expect(problem: Any, rtol: float | None = None,
