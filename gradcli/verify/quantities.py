@@ -111,10 +111,10 @@ def quantities(problem: Any, what: tuple[str, ...] | None,
         elif kind == "orders":
             found += _orders(problem, expect, at, sources, keep, missing)
         else:
+            if kind == "hessian":
+                block = {k: v for k, v in block.items() if keep(k)}
             rows = block or {name: {} for name in (outputs if kind == "jacobian" else sources)}
             for first, inner in rows.items():
-                if kind == "hessian" and not keep(first):
-                    continue
                 inner = _mapping(inner, f"{kind}.{first}", expect_at(problem, kind, first))
                 seconds = [k for k in inner if keep(k)] or sources
                 for second in seconds:

@@ -50,16 +50,17 @@ def latex_label(name: str, index: Sequence[int]) -> str:
 
 # ---- numbers ---------------------------------------------------------------------
 
-def number(value: Any, digits: int | None) -> Any:
+def number(value: Any, digits: int | None, exact: bool = True) -> Any:
     """A sympy number for a numpy scalar.
 
     digits=None (closed forms): integers and short fractions are exact
     (2.0 -> 2, 0.5 -> 1/2) so printed formulas stay readable; other floats
-    keep their float64 value.  digits=N (checks): the float's exact binary
-    value carried at N digits, so the reference is more precise than the
-    engine; only 0 stays exact (terms it multiplies vanish).  An exact 2
-    would make sech(2)**2 + tanh(2)**2 - 1 an exact number that sympy's Max
-    cannot order ("not comparable"); at N digits it is a number it can.
+    keep their float64 value.  digits=N (checks): integers exact, other
+    floats their exact binary value carried at N digits, so the reference is
+    more precise than the engine.  exact=False (the values of inputs in a
+    check): only 0 stays exact, 2.0 is a Float too: an exact 2 would make
+    sech(2)**2 + tanh(2)**2 - 1 an exact number that sympy's Max cannot
+    order ("not comparable"); at N digits it is a number it can.
     """
     import sympy
 
@@ -70,20 +71,22 @@ def number(value: Any, digits: int | None) -> Any:
     x = float(value)
     if not np.isfinite(x):
         return sympy.nan if np.isnan(x) else (sympy.oo if x > 0 else -sympy.oo)
-    if digits is not None:
-        return sympy.Integer(0) if x == 0 else sympy.Float(x, digits)
+    if digits is not None and not exact and x != 0:
+        return sympy.Float(x, digits)
     if x.is_integer() and abs(x) < 2**53:
         return sympy.Integer(int(x))
+    if digits is not None:
+        return sympy.Float(x, digits)
     nice = sympy.Rational(x).limit_denominator(1000)
     return nice if float(nice) == x else sympy.Float(x)
 
 
-def numbers(array: np.ndarray, digits: int | None) -> np.ndarray:
+def numbers(array: np.ndarray, digits: int | None, exact: bool = True) -> np.ndarray:
     """An object array of sympy numbers for a numeric array."""
     array = np.asarray(array)
     out = np.empty(array.shape, dtype=object)
     for index in np.ndindex(array.shape):
-        out[index] = number(array[index], digits)
+        out[index] = number(array[index], digits, exact)
     return out
 
 
@@ -99,7 +102,8 @@ def _sympified(array: Any, digits: int | None) -> np.ndarray:
 
 
 def symbols(name: str, shape: Sequence[int], mask: np.ndarray | None = None,
-            values: np.ndarray | None = None, digits: int | None = None) -> np.ndarray:
+            values: np.ndarray | None = None, digits: int | None = None,
+            exact: bool = True) -> np.ndarray:
     """Real symbols `name[i,j]` where `mask` is true (everywhere without one);
     elsewhere the numbers of `values`."""
     import sympy
@@ -109,7 +113,7 @@ def symbols(name: str, shape: Sequence[int], mask: np.ndarray | None = None,
         if mask is None or mask[index]:
             out[index] = sympy.Symbol(element_label(name, index), real=True)
         else:
-            out[index] = number(values[index], digits)
+            out[index] = number(values[index], digits, exact)
     return out
 
 

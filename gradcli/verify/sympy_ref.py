@@ -4,7 +4,8 @@
 The reference graph (reference.py) is lowered once: the elements of every
 source leaf that a checked source names are real symbols (for a let source,
 the elements of its EPS leaf, which are 0 at the point), every other leaf
-element an exact number.  Every kind and order is then sympy.diff of that
+element a 30-digit Float (constants of the graph stay exact integers where
+they are).  Every kind and order is then sympy.diff of that
 expression: `grad` d(total)/ds_k, `orders` N the nested sum-then-diff of
 `gradcli grad --order N`, `jacobian` d y_o/ds_k, `hessian` d²(total)/ds_i ds_j
 (also between a let source and another source: both are leaves here).
@@ -131,10 +132,11 @@ class SympyReference:
                 continue
             value = ref.point[name]
             if name not in masks:
-                given[id(node)] = numbers(value, CHECK_DIGITS)
+                given[id(node)] = numbers(value, CHECK_DIGITS, exact=False)
                 continue
             mask, label = masks[name]
-            array = symbols(label, node.shape, mask.reshape(node.shape), value, CHECK_DIGITS)
+            array = symbols(label, node.shape, mask.reshape(node.shape), value, CHECK_DIGITS,
+                            exact=False)
             given[id(node)] = array
             flat = array.reshape(-1)
             flat_symbols[name] = flat
