@@ -254,3 +254,29 @@ def test_sympy_leaves_out_the_same_kink_components_as_finite_differences(
         note = next(p for p in fd.detail.split("; ") if "straddles a kink" in p)
         assert note in sym.detail.split("; "), (fd.detail, sym.detail)
         assert fd.compared == sym.compared
+
+
+def test_a_nested_order_too_large_for_sympy_is_skipped(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    from gradcli.verify import sympy_ref
+
+    monkeypatch.setattr(sympy_ref, "MAX_NESTED_WORK", 10)
+    path = write_spec(tmp_path, {"inputs": {"x": [0.3, 0.5, 0.7]},
+                                 "outputs": {"y": "sum(sin(x) * x)"}})
+    report = check_file(path, Options(what=("orders",)))
+    rows = {(r.quantity, r.method): r for r in report.rows}
+    assert rows[("orders.2.x", "sympy")].status == "SKIP"
+    assert "too much for sympy" in rows[("orders.2.x", "sympy")].detail
+    assert rows[("orders.2.x", "fd")].status == "PASS"
+    assert report.status == "PASS"
+
+
+def test_a_whole_power_is_smooth_through_zero_and_abs_is_a_kink(tmp_path: Path) -> None:
+    path = write_spec(tmp_path, {"inputs": {"x": [0.5001, 2.0]},
+                                 "outputs": {"y": "sum((x - 0.5)**2) + sum(abs(x - 2.0))"}})
+    report = check_file(path, Options(what=("grad", "hessian")))
+    for row in report.rows:
+        # x[0] is compared (a square is smooth where its base changes sign);
+        # x[1] sits on abs's kink: every derivative that moves it is left out
+        assert row.status == "PASS" and row.compared == 1
+        assert "straddles a kink (abs)" in row.detail

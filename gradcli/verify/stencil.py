@@ -26,8 +26,9 @@ move have exactly zero difference and no rounding error.
 
 Kinks: at each point the stencil also evaluates nodes that say on which side
 of every kink the point lies (comparisons and other non-float nodes, the
-sign of the first input of abs/sign/sqrt/cbrt/pow, which side of a maximum
-wins, where a max is attained).  A derivative whose points do not all agree
+sign of the first input of abs/sign/sqrt/cbrt/pow (not x ** n for a constant
+whole n >= 0, which is smooth), which side of a maximum wins, where a max is
+attained).  A derivative whose points do not all agree
 with the centre straddles a kink: its difference quotient means nothing.
 """
 
@@ -118,7 +119,7 @@ def kink_signatures(functions: Sequence[Node], sources: Sequence[Node]
             continue
         if not node.is_float and node.op != "input":
             out.append((node.op, node))
-        elif node.op in SIGN_KINKS and node.inputs[0].is_float:
+        elif node.op in SIGN_KINKS and node.inputs[0].is_float and not _whole_power(node):
             out.append((node.op, N.unary("sign", node.inputs[0])))
         elif node.op == "maximum":
             out.append((node.op, N.unary("sign", N.sub(*node.inputs))))
@@ -126,6 +127,20 @@ def kink_signatures(functions: Sequence[Node], sources: Sequence[Node]
             x, axes = node.inputs[0], node.attrs["axes"]
             out.append((node.op, N.compare("eq", x, N.expand_to(node, x.shape, axes))))
     return out
+
+
+def _whole_power(node: Node) -> bool:
+    """x ** n with n a constant whole number >= 0: smooth through x = 0."""
+    if node.op != "pow":
+        return False
+    exponent = node.inputs[1]
+    if exponent.op == "fill":
+        values = np.asarray(exponent.attrs["value"])
+    elif exponent.op == "const":
+        values = np.asarray(exponent.attrs["value"])
+    else:
+        return False
+    return bool(values.size) and bool(np.all((values >= 0) & (values == np.round(values))))
 
 
 def _grid(axes: Sequence[Axis]) -> list[tuple[tuple[int, ...], float]]:

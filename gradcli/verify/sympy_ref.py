@@ -40,6 +40,9 @@ from gradcli.verify.symbolic import (
 # Distinct subexpressions of one expression sympy is asked to differentiate
 # or sum (a DAG count, so shared subtrees count once).
 MAX_NODES = 200_000
+# A nested order differentiates the whole previous sum by every component:
+# its size times the number of components bounds that work.
+MAX_NESTED_WORK = 2_000_000
 
 
 class Skip(Exception):
@@ -182,6 +185,11 @@ class SympyReference:
         if key not in self._nested:
             below = self._nested_total(src, order - 1)
             syms = self._symbols(src)
+            work = dag_size(below, MAX_NODES) * len(syms)
+            if work > MAX_NESTED_WORK:
+                raise Skip(f"order {order} would differentiate an expression of "
+                           f"{work // len(syms)} subexpressions by {len(syms)} components, "
+                           "too much for sympy")
             self._nested[key] = self._budget(
                 sympy.Add(*[self.diff(below, s) for s in syms]),
                 f"the sum of the order-{order - 1} gradient")
