@@ -280,3 +280,17 @@ def test_a_whole_power_is_smooth_through_zero_and_abs_is_a_kink(tmp_path: Path) 
         # x[1] sits on abs's kink: every derivative that moves it is left out
         assert row.status == "PASS" and row.compared == 1
         assert "straddles a kink (abs)" in row.detail
+
+
+def test_stop_gradient_is_a_constant_to_both_references(tmp_path: Path) -> None:
+    """The engine defines d stop_gradient(x)/dx = 0: finite differences hold
+    the node at its value (differences of the plain graph would see through
+    it) and sympy lowers it to a function with derivative 0."""
+    path = write_spec(tmp_path, {"inputs": {"x": [0.5, -1.5, 2.0]},
+                                 "let": {"s": "stop_gradient(x) * x"},
+                                 "outputs": {"y": "sum(s * exp(x))", "flag": "x > 0"}})
+    report = check_file(path, Options(what=("value", "grad", "orders", "hessian")))
+    rows = statuses(report)
+    assert report.status == "PASS", report.rows
+    assert rows[("grad.x", "fd")] == rows[("grad.x", "sympy")] == "PASS"
+    assert rows[("hessian.x.x", "fd")] == rows[("hessian.x.x", "sympy")] == "PASS"

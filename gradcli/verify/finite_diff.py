@@ -89,7 +89,11 @@ class FiniteDifferences:
 
     def __init__(self, ref: Reference) -> None:
         self.ref = ref
-        self.stencils = Stenciler(ref.point, ref.leaves)
+        nodes, outputs, held = ref.frozen()
+        self.nodes = nodes
+        # the sum of the outputs: a bool or integer output has no derivative
+        self.outputs = [o for o in outputs if o.is_float]
+        self.stencils = Stenciler({**ref.point, **held}, ref.leaves)
         self._done: dict[str, dict[int, tuple[np.ndarray, np.ndarray, frozenset[str]]]] = {}
 
     def layout(self, q) -> Layout:
@@ -129,7 +133,7 @@ class FiniteDifferences:
         if q.kind == "hessian":
             yield from self._hessian(q, src, self.ref.sources[q.other], ids)
             return
-        functions = [self.ref.nodes[q.output]] if q.kind == "jacobian" else self.ref.outputs
+        functions = [self.nodes[q.output]] if q.kind == "jacobian" else self.outputs
         order = q.order if q.kind == "orders" else 1
         positions = src.positions[ids]
         name = src.leaf.attrs["name"]
@@ -157,7 +161,7 @@ class FiniteDifferences:
             else:
                 axes = [Axis(name_a, 1, pa[mask][:, None], ha),
                         Axis(name_b, 1, pb[mask][:, None], self._steps(b, pb[mask], 2))]
-            yield from self._collect(q, self.ref.outputs, axes, ids[mask])
+            yield from self._collect(q, self.outputs, axes, ids[mask])
 
     def _collect(self, q, functions, axes, ids: np.ndarray):
         result = self.stencils.run(functions, axes)

@@ -13,7 +13,11 @@ Both references (finite differences and sympy) work on this graph only:
   perturbation added at h).  So every source is a leaf: an input keeps its
   total derivative, a let source's derivative is its adjoint (upstream held
   fixed), and mixed blocks between a let and another source are ordinary
-  second derivatives of one function of leaves.
+  second derivatives of one function of leaves;
+- for finite differences only, every stop_gradient node is held at its
+  value at the point (`Reference.frozen`): the engine defines its
+  derivative as 0, which differences of its value would not see (sympy
+  lowers it to a function with derivative 0 instead).
 """
 
 from __future__ import annotations
@@ -25,12 +29,13 @@ from typing import Any
 import numpy as np
 
 from gradcli.engine.evaluate import plan
-from gradcli.engine.graph import Node, apply, leaf, substitute
+from gradcli.engine.graph import Node, apply, leaf, substitute, toposort
 from gradcli.engine.ops.structure import selected_shape
 from gradcli.engine.rules import NO_RULES
 from gradcli.verify.symbolic import component_indices
 
 EPS_PREFIX = "eps:"
+FROZEN_PREFIX = "frozen:"
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class Reference:
                                                  {id(node): bumped})))
             self.point[eps.attrs["name"]] = np.zeros(node.shape)
         self.nodes: dict[str, Node] = current
+        self._frozen: tuple[dict[str, Node], list[Node], dict[str, np.ndarray]] | None = None
         self.outputs: list[Node] = [current[n] for n in problem.outputs]
         # the size of each leaf's values, for the finite-difference steps: an
         # EPS leaf moves on the scale of the let's own value
@@ -118,6 +124,25 @@ class Reference:
                 else node.shape
             self.sources[key] = RefSource(key, source.name, node, source.index,
                                           np.asarray(flat, dtype=np.int64), tuple(shape))
+
+    def frozen(self) -> tuple[dict[str, Node], list[Node], dict[str, np.ndarray]]:
+        """The graph finite differences run (nodes by name, outputs, extra
+        leaf values): every stop_gradient node replaced by a leaf holding its
+        value at the point, so it is a constant to every perturbation, as it
+        is to every derivative the engine takes.  Differences of the plain
+        graph would see through it."""
+        if self._frozen is None:
+            names = list(self.nodes)
+            roots = [self.nodes[n] for n in names]
+            held = [n for n in toposort(roots) if n.op == "stop_gradient"]
+            values = [np.asarray(v) for v in plan(held, NO_RULES).run(self.point)] \
+                if held else []
+            stand_ins = {id(n): leaf(f"{FROZEN_PREFIX}{k}", n.shape, n.dtype)
+                         for k, n in enumerate(held)}
+            nodes = dict(zip(names, substitute(roots, stand_ins)))
+            feed = {f"{FROZEN_PREFIX}{k}": v for k, v in enumerate(values)}
+            self._frozen = (nodes, [nodes[n] for n in self.problem.outputs], feed)
+        return self._frozen
 
     def _values(self, nodes: list[Node]) -> list[np.ndarray]:
         if not nodes:

@@ -146,7 +146,9 @@ class SympyReference:
             for k in np.flatnonzero(mask):
                 subs[flat[k]] = sympy.Float(float(value.reshape(-1)[k]), CHECK_DIGITS)
         arrays = dict(zip(names, lower(nodes, given, CHECK_DIGITS)))
-        total = sympy.Add(*[e for n in ref.problem.outputs for e in np.ravel(arrays[n])])
+        # the sum of the outputs: a bool or integer output has no derivative
+        total = sympy.Add(*[e for n, node in ref.problem.outputs.items() if node.is_float
+                            for e in np.ravel(arrays[n])])
         return Lowered(arrays, total, flat_symbols, subs)
 
     # ---- expressions -----------------------------------------------------------------
