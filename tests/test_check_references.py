@@ -294,3 +294,16 @@ def test_stop_gradient_is_a_constant_to_both_references(tmp_path: Path) -> None:
     assert report.status == "PASS", report.rows
     assert rows[("grad.x", "fd")] == rows[("grad.x", "sympy")] == "PASS"
     assert rows[("hessian.x.x", "fd")] == rows[("hessian.x.x", "sympy")] == "PASS"
+
+
+def test_rounding_through_a_cancellation_is_in_the_fd_estimate(tmp_path: Path) -> None:
+    """(x*x + 1e8) - 1e8 is x*x with errors of eps * 1e8: correlated across
+    the power-of-two steps, they once made the Richardson levels agree and a
+    correct engine fail.  The estimate now scales rounding by the largest
+    value on the way to the function."""
+    path = write_spec(tmp_path, {
+        "inputs": {"x": [0.3, -0.7, 1.3, 0.11, 2.5, -3.3], "w": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]},
+        "outputs": {"y": "sum(((x * x + 1.0e8) - 1.0e8) * w) + sum(exp(x) * 1.0e-3)"}})
+    report = check_file(path, Options(what=("grad", "hessian", "orders"), wrt=("x",),
+                                      methods=("fd",)))
+    assert {r.status for r in report.rows} <= {"PASS", "SKIP"}, report.rows

@@ -20,9 +20,13 @@ Error estimate of R_k (honest, no safety factor): the larger of
 |R_k - R_(k-1)| and |R_(k+1) - R_k| (in the asymptotic regime 15 and 15/16
 times the truncation error of R_k; requiring both neighbours to agree keeps
 a chance agreement at too large a step from passing as accuracy), plus the
-rounding of the function values, eps * sum_p |c_p| |f_p| over the points p
-with their coefficients c_p in R_k.  Elements the perturbation does not
-move have exactly zero difference and no rounding error.
+rounding of the function values, eps * sum_p |c_p| max(|f_p|, S) over the
+points p with their coefficients c_p in R_k, S the largest |value| of any
+node between the perturbed leaves and the function (a value computed
+through 1e8 carries errors of eps * 1e8 however small it is: without S, a
+cancellation made correlated rounding look like accuracy).  Elements the
+perturbation does not move have exactly zero difference and no rounding
+error.
 
 Kinks: at each point the stencil also evaluates nodes that say on which side
 of every kink the point lies (comparisons and other non-float nodes, the
@@ -157,6 +161,32 @@ class Stenciler:
         self.feed = feed
         self.leaves = leaves
         self._programs: dict[tuple, tuple[Program, list[tuple[str, Node]], list]] = {}
+        self._scales: dict[tuple, list[float]] = {}
+
+    def scales(self, functions: Sequence[Node], names: tuple[str, ...]) -> list[float]:
+        """Per function, the largest |value| at the point of any float node
+        between the perturbed leaves and it (the function included): its
+        values carry rounding errors of about eps times that, however small
+        the function itself is after cancellation ((x*x + 1e8) - 1e8)."""
+        key = (tuple(id(f) for f in functions), names)
+        if key not in self._scales:
+            live = depends_on(functions, [self.leaves[n] for n in names])
+            found: dict[int, float] = {}
+            nodes = [n for n in toposort(functions) if id(n) in live and n.is_float]
+            batch: list[Node] = []
+            for node in nodes + [None]:
+                if node is not None and sum(n.size for n in batch) + node.size <= BUDGET:
+                    batch.append(node)
+                    continue
+                if batch:
+                    for n, v in zip(batch, plan(batch, NO_RULES).run(self.feed)):
+                        v = np.abs(np.asarray(v, dtype=np.float64))
+                        found[id(n)] = float(v[np.isfinite(v)].max(initial=0.0))
+                batch = [node] if node is not None else []
+            self._scales[key] = [
+                max([found.get(id(n), 0.0) for n in toposort([f]) if id(n) in found],
+                    default=0.0) for f in functions]
+        return self._scales[key]
 
     def _program(self, functions: Sequence[Node], names: tuple[str, ...], rows: int
                  ) -> tuple[Program, list[tuple[str, Node]], list]:
@@ -183,6 +213,7 @@ class Stenciler:
             self.leaves[n].size for n in names)
         chunk = int(max(1, min(count, BUDGET // (len(points) * max(1, size)))))
         program, signatures, center = self._program(functions, names, len(points) * chunk)
+        scales = self.scales(functions, names)
         values: list[list[np.ndarray]] = [[] for _ in functions]
         errors: list[list[np.ndarray]] = [[] for _ in functions]
         kinks: list[frozenset[str]] = []
@@ -196,7 +227,7 @@ class Stenciler:
             for i, fn in enumerate(functions):
                 f = np.asarray(results[i], dtype=np.float64).reshape(
                     (len(points), chunk) + fn.shape)[:, :len(rows)]
-                value, error = _richardson(f, weights, len(grid))
+                value, error = _richardson(f, weights, len(grid), scales[i])
                 values[i].append(value)
                 errors[i].append(error)
             kinks += _kinks(signatures, center, results[len(functions):], len(points), chunk,
@@ -230,7 +261,7 @@ class Stenciler:
         return out
 
 
-def _richardson(f: np.ndarray, weights: np.ndarray, per_level: int
+def _richardson(f: np.ndarray, weights: np.ndarray, per_level: int, scale: float = 0.0
                 ) -> tuple[np.ndarray, np.ndarray]:
     """The best Richardson value from the levels of `f` (P, C, ...) and its
     estimated error (module doc); per element, the R_k with the smallest
@@ -239,7 +270,7 @@ def _richardson(f: np.ndarray, weights: np.ndarray, per_level: int
     shape = weights.shape + (1,) * (f.ndim - 2)
     w = weights.reshape(shape)
     terms = w * f
-    magnitude = np.abs(terms)
+    magnitude = np.abs(w) * np.maximum(np.abs(f), scale)
     count = len(DIVISORS)
     levels = [terms[k * per_level:(k + 1) * per_level].sum(axis=0) for k in range(count)]
     sizes = [magnitude[k * per_level:(k + 1) * per_level].sum(axis=0) for k in range(count)]
