@@ -104,8 +104,9 @@ class References:
     @staticmethod
     def _undefined(got: np.ndarray | None, elements: np.ndarray, ref: np.ndarray
                    ) -> list[tuple[np.ndarray, str]]:
-        values = np.zeros(len(elements)) if got is None else \
-            np.asarray(got, dtype=np.float64).reshape(-1)[elements]
+        flat = None if got is None else np.asarray(got, dtype=np.float64).reshape(-1)
+        values = np.zeros(len(elements)) if flat is None or flat.size <= elements.max(initial=-1) \
+            else flat[elements]  # (a got of the wrong shape fails in element_row)
         return [(np.isnan(ref) & ~np.isnan(values),
                  "sympy's derivative is undefined at the point")]
 
@@ -124,8 +125,9 @@ class References:
         kinks = [done.kinks[int(w)] for w in where]
         flags = np.array([bool(k) for k in kinks], dtype=bool)
         floor = atol / rtol if rtol > 0 else atol
-        scale = np.maximum(np.abs(np.nan_to_num(ref, nan=np.inf)), floor)
-        vague = ~(error <= FD_INCONCLUSIVE * scale) & ~flags
+        scale = np.maximum(np.abs(np.nan_to_num(ref, nan=0.0, posinf=0.0, neginf=0.0)), floor)
+        # a non-finite difference (NaN/inf values near the point) is no reference either
+        vague = ~(np.isfinite(ref) & (error <= FD_INCONCLUSIVE * scale)) & ~flags
         notes = []
         used = error[~flags & ~vague]
         if used.size and used.max() > 0:
