@@ -153,7 +153,7 @@ def test_check_compares_sort_with_finite_differences_only(tmp_path):
     result = CliRunner().invoke(cli, ["check", str(spec)])
     assert result.exit_code == 0, result.output
     assert "SKIP" in result.stdout and "no symbolic form" in result.stdout
-    assert any(line.split()[:2] == ["grad.x", "fd"] and line.split()[-1] == "PASS"
+    assert any(line.split()[:2] == ["grad.x", "fd"] and "PASS" in line.split()
                for line in result.stdout.splitlines())
     result = CliRunner().invoke(cli, ["symbolic", str(spec)])
     assert result.exit_code == 2 and "sympy has no sort" in result.stderr

@@ -3,8 +3,10 @@
 Check text: per spec a header (file, name, dtype, status, tolerances and what
 they mean for each method), then one row per (quantity, method) with the
 largest absolute and relative error and PASS/FAIL/SKIP; details (sampling,
-kinks, counts outside tolerance) follow on the row.  json carries the same
-rows; numbers that are not finite are the strings "inf"/"nan" (DESIGN §2).
+kinks, counts outside tolerance) follow on the row, and a failed row is
+followed by its worst element (index, value got, value expected, tolerance).
+json carries the same rows (`worst`: {index, got, expected, tolerance} or
+null); numbers that are not finite are the strings "inf"/"nan" (DESIGN §2).
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from gradcli.verify.check import SpecReport
+from gradcli.verify.check import SpecReport, Worst
 
 TOLERANCE_NOTE = ("pass when |engine - reference| <= atol + rtol*|reference|; fd adds its "
-                  "own error estimate (Richardson difference and rounding)")
+                  "own error estimate (difference of two Richardson levels plus rounding) "
+                  "and leaves out components whose estimate exceeds 1e-3 of their scale; "
+                  "references are the spec as written (no rewrite rules), never the "
+                  "engine's derivative programs")
 
 
 def _number(x: float) -> str:
@@ -30,6 +35,17 @@ def _json_number(x: float) -> Any:
     if math.isfinite(x):
         return x
     return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+
+
+def _json_worst(worst: Worst | None) -> dict[str, Any] | None:
+    """The failing element: index into the quantity, the engine's value
+    (null when unconnected), the reference's, and the tolerance it missed."""
+    if worst is None:
+        return None
+    return {"index": list(worst.index),
+            "got": None if worst.got is None else _json_number(worst.got),
+            "expected": _json_number(worst.expected),
+            "tolerance": _json_number(worst.tolerance)}
 
 
 def render_check_text(reports: Sequence[SpecReport], seconds: float) -> bytes:
@@ -46,9 +62,11 @@ def render_check_text(reports: Sequence[SpecReport], seconds: float) -> bytes:
         rows += [(r.quantity, r.method, _number(r.max_abs), _number(r.max_rel), r.status,
                   r.detail) for r in report.rows]
         widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        for row in rows:
+        for row, data in zip(rows, (None,) + report.rows):
             cells = "  ".join(c.ljust(w) for c, w in zip(row, widths))
             out.append(("  " + cells + ("  " + row[5] if row[5] else "")).rstrip())
+            if data is not None and data.worst is not None:
+                out.append("    " + data.worst.text())
         out.append("")
     counts = {s: sum(r.status == s for r in reports) for s in ("PASS", "FAIL", "ERROR")}
     out.append(TOLERANCE_NOTE)
@@ -66,7 +84,8 @@ def render_check_json(reports: Sequence[SpecReport], seconds: float) -> bytes:
             "rtol": report.rtol, "atol": report.atol, "tolerances": report.tolerance_from,
             "rows": [{"quantity": r.quantity, "method": r.method, "status": r.status,
                       "max_abs": _json_number(r.max_abs), "max_rel": _json_number(r.max_rel),
-                      "compared": r.compared, "total": r.total, "detail": r.detail}
+                      "compared": r.compared, "total": r.total, "detail": r.detail,
+                      "worst": _json_worst(r.worst)}
                      for r in report.rows]})
     document = {"command": "check", "ok": all(r.status == "PASS" for r in reports),
                 "passed": sum(r.status == "PASS" for r in reports),

@@ -2,7 +2,8 @@
 (GitLab, Jenkins, GitHub test reporters) display.
 
 Layout: one <testsuite> per spec file, one <testcase> per (quantity,
-method) named like `grad.a [sympy]`; a mismatch is a <failure>, a method
+method) named like `grad.a [sympy]`; a mismatch is a <failure> whose
+message names the worst element (index, got, expected, tolerance), a method
 that could not run is <skipped>, and a spec that did not load is a single
 testcase with an <error> carrying the location message.  Counts on every
 suite and on the <testsuites> root add up, as the schema requires.
@@ -39,6 +40,7 @@ def render_junit(reports: Sequence[SpecReport], seconds: float) -> bytes:
             counts["tests"] += 1
             message = (f"max abs err {_fmt(row.max_abs)}, max rel err {_fmt(row.max_rel)}, "
                        f"rtol {report.rtol:g}, atol {report.atol:g}"
+                       + (f"; {row.worst.text()}" if row.worst is not None else "")
                        + (f"; {row.detail}" if row.detail else ""))
             if row.status == "FAIL":
                 failure = ET.SubElement(case, "failure", message=message, type="mismatch")

@@ -21,6 +21,11 @@ class Comparison:
     max_rel: float
     passed: bool
     detail: str = ""
+    # the element that misses its tolerance by the largest factor (failures only)
+    index: tuple[int, ...] | None = None
+    got: float | None = None
+    expected: float = float("nan")
+    tolerance: float = float("nan")
 
 
 def tolerances(problem: Any, rtol: float | None = None,
@@ -33,14 +38,22 @@ def tolerances(problem: Any, rtol: float | None = None,
 
 def compare(quantity: str, got: np.ndarray | None, want: Any, rtol: float,
             atol: float) -> Comparison:
-    if got is None:
-        if want is None:
+    if want is None:
+        if got is None:
             return Comparison(quantity, 0.0, 0.0, True, "unconnected, as expected")
-        return Comparison(quantity, np.inf, np.inf, False, "unconnected (None)")
+        return Comparison(quantity, np.inf, np.inf, False, "expected unconnected (null), "
+                          "got a value")
     try:
         expected = np.asarray(want, dtype="float64")
     except (TypeError, ValueError):
         raise SpecError(f"expect: {quantity} is not a numeric array") from None
+    if got is None:
+        top = int(np.argmax(np.abs(expected))) if expected.size else 0
+        index = tuple(int(i) for i in np.unravel_index(top, expected.shape)) \
+            if expected.size else ()
+        return Comparison(quantity, np.inf, np.inf, False, "unconnected (None)", index, None,
+                          float(expected.reshape(-1)[top]) if expected.size else np.nan,
+                          atol + rtol * float(np.abs(expected).max(initial=0.0)))
     got = np.asarray(got, dtype="float64")
     if expected.shape != got.shape:
         if expected.size == got.size:
@@ -55,8 +68,21 @@ def compare(quantity: str, got: np.ndarray | None, want: Any, rtol: float,
     with np.errstate(divide="ignore", invalid="ignore"):
         rel = np.where(diff == 0, 0.0, diff / scale)
     # Equal values pass even when infinite (inf - inf is nan); nan matches nan.
-    ok = bool(np.all((got == expected) | both_nan | (diff <= atol + rtol * scale)))
-    return Comparison(quantity, float(diff.max(initial=0.0)), float(rel.max(initial=0.0)), ok)
+    tol = atol + rtol * scale
+    good = (got == expected) | both_nan | (diff <= tol)
+    ok = bool(np.all(good))
+    extra: tuple[Any, ...] = ()
+    if not ok:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            excess = np.where(good, -1.0, np.where(tol > 0, diff / tol, np.inf))
+        excess = np.where(np.isnan(excess), np.inf, excess)
+        top = int(np.argmax(excess))
+        extra = (tuple(int(i) for i in np.unravel_index(top, got.shape)),
+                 float(got.reshape(-1)[top]), float(expected.reshape(-1)[top]),
+                 float(np.reshape(tol, -1)[top]))
+    detail = "" if ok else f"{int((~good).sum())} of {got.size} components outside tolerance"
+    return Comparison(quantity, float(diff.max(initial=0.0)), float(rel.max(initial=0.0)), ok,
+                      detail, *extra)
 
 
 def compare_expect(problem: Any, rtol: float | None = None,

@@ -1,153 +1,176 @@
-"""Central finite differences of graph nodes with respect to one source, in
-float64, for `gradcli check` (method b).
+"""Finite differences of the reference forward graph for each checked
+quantity (method b of `gradcli check`), and the kink flags both references
+share.
 
-All perturbed points of a chunk run as one batched program (`vmap` of the
-function over a stack of perturbed source values), so a source of a few
-hundred elements costs a handful of numpy calls, not a Python loop of
-evaluations.  The source may be an intermediate node: vmap replaces that node
-by the stack, which is exactly "hold everything upstream fixed".
+A quantity is split into *units*, the derivatives one stencil computes:
 
-Accuracy: each component gets its own step h = STEP * max(1, |x|), and the
-central differences D(h), D(h/2), D(h/4) (each divided by the exact spacing
-of its two points) are combined by Richardson extrapolation into R(h) and
-R(h/2), with errors O(h**4).  |R(h) - R(h/2)| (about 16 times the error of
-R(h/2)) plus the rounding error of the function values divided by the step
-is the error estimate that widens the tolerance: a correct derivative never
-fails because of the finite difference itself, while the estimate stays
-around 1e-10 relative on smooth functions, so a wrong rule shows.
+- grad: a unit is source component k, the stencil d/dx_k of the sum of the
+  outputs;
+- orders N: component k, d/dx_k (d/dt)^(N-1) of the sum of f(x + t u), u =
+  ones over the source's components (`grad --order N`'s nesting);
+- jacobian: component k, d/dx_k of every element of the output;
+- hessian: a pair (i, j) of components, d²/dx_i dx_j (d²/dx_i² when both
+  are the same element).
 
-Kinks: a component whose perturbed points fall on different sides of a kink
-(a comparison flips, abs/sqrt/sign change sign, maximum/max change winner)
-has no meaningful difference quotient; it is reported, not compared.
+Sums of outputs are differenced element by element and summed afterwards,
+so no rounding of the sum enters them.  Steps grow with the order (rounding
+grows like eps/h^order): STEPS below, times max(1, |x|) where x is the
+element's value (a let source's EPS moves on the scale of the let's value),
+then halved five times (stencil.py picks the best run).
+Every unit also carries its kink flag, computed once and used by the sympy
+reference too, so both leave out exactly the same components.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from gradcli.engine.batching import vmap
-from gradcli.engine.evaluate import plan
-from gradcli.engine.graph import Node, depends_on, leaf, toposort
-from gradcli.engine.ops import nodes as N
+from gradcli.verify.reference import Reference, RefSource
+from gradcli.verify.stencil import Axis, Stenciler, power_of_two_steps
 
-STEP = 2.0 ** -9
-POINTS = 6  # +-h, +-h/2, +-h/4
-EPS = float(np.finfo(np.float64).eps)
-# Safety factor on the error estimate: estimates are rough, a rule error is not.
-SAFETY = 10.0
-# Elements of one batched evaluation (perturbed points x graph elements).
-BUDGET = 20_000_000
-STACK = "fd:points"
-# Ops whose derivative jumps where the sign of their first input changes.
-SIGN_KINKS = ("abs", "sign", "sqrt", "cbrt", "pow")
+# Base step h by total derivative order (times max(1, |x|)); the stencil
+# tries h ... h/32 and keeps the run with the smallest estimated error, so
+# these only need to be large enough (rounding grows like eps/h^order).
+# Chosen on smooth test functions (exp, sin of a square, tanh, sigmoid, log
+# at 1e3) so that the estimate bounds the actual error or is inconclusive.
+STEPS = {1: 2.0 ** -7, 2: 2.0 ** -5}
+LAST_STEP = 2.0 ** -4
+MAX_ORDER = 8  # nested orders above this are not attempted by finite differences
+
+
+class Unsupported(Exception):
+    """Finite differences do not apply; the message says why."""
 
 
 @dataclass(frozen=True)
-class Differences:
-    """Per sampled component k: the Richardson derivative of every function
-    (`values[i]` has shape (K,) + fn_i.shape), its error allowance, and
-    whether the points straddle a kink (then `names` says which ops)."""
+class Layout:
+    """How a quantity's elements map to units: element e of the flattened
+    quantity is unit `unit_of(e)`, and within that unit's values, position
+    `within(e)` (the output element for a Jacobian, 0 otherwise)."""
 
-    values: tuple[np.ndarray, ...]
-    allowance: tuple[np.ndarray, ...]
-    straddles: np.ndarray
-    kinks: tuple[str, ...]
+    kind: str
+    shape: tuple[int, ...]
+    units: int
+    n: int            # components of the source (of the second source for hessian)
+    width: int        # values per unit: output elements for a Jacobian, else 1
 
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
 
-def kink_signatures(functions: Sequence[Node], source: Node) -> list[tuple[str, Node]]:
-    """Nodes whose value says on which side of every kink a point lies:
-    non-float (piecewise constant) nodes, the sign of the first input of
-    abs-like ops, which side wins a maximum, and where a max is attained."""
-    live = depends_on(functions, [source])
-    out: list[tuple[str, Node]] = []
-    for node in toposort(functions):
-        if id(node) not in live or node is source:
-            continue
-        if not node.is_float and node.op != "input":
-            out.append((node.op, node))
-        elif node.op in SIGN_KINKS and node.inputs[0].is_float:
-            out.append((node.op, N.unary("sign", node.inputs[0])))
-        elif node.op == "maximum":
-            out.append((node.op, N.unary("sign", N.sub(*node.inputs))))
-        elif node.op == "max":
-            x, axes = node.inputs[0], node.attrs["axes"]
-            out.append((node.op, N.compare("eq", x, N.expand_to(node, x.shape, axes))))
-    return out
+    def unit_of(self, elements: np.ndarray) -> np.ndarray:
+        return elements % self.n if self.kind == "jacobian" else elements
+
+    def within(self, elements: np.ndarray) -> np.ndarray:
+        return elements // self.n if self.kind == "jacobian" else np.zeros_like(elements)
+
+    def elements_of(self, units: np.ndarray) -> np.ndarray:
+        """Every element computed by these units, in increasing order."""
+        if self.kind != "jacobian":
+            return units
+        return (np.arange(self.width)[:, None] * self.n + units[None, :]).ravel()
 
 
-def _points(base: np.ndarray, flat: np.ndarray) -> list[np.ndarray]:
-    """x + h, x - h, x + h/2, x - h/2, x + h/4, x - h/4 for the chosen elements."""
-    x = base.reshape(-1)[flat]
-    h = STEP * np.maximum(1.0, np.abs(x))
-    return [x + sign * h / scale for scale in (1, 2, 4) for sign in (1, -1)]
+def step(order: int) -> float:
+    return STEPS.get(order, LAST_STEP)
 
 
-def _stack(base: np.ndarray, flat: np.ndarray, chunk: int) -> tuple[np.ndarray, list]:
-    """(POINTS * chunk,) + base.shape perturbed copies of the base value, and
-    the exact spacing of each +/- pair; rows past the end of `flat` (in the
-    last chunk) stay at the base point."""
-    points = _points(base, flat)
-    stack = np.broadcast_to(base, (POINTS, chunk) + base.shape).copy()
-    view = stack.reshape(POINTS, chunk, -1)
-    rows = np.arange(len(flat))
-    for j, p in enumerate(points):
-        view[j, rows, flat] = p
-    spacing = [points[2 * k] - points[2 * k + 1] for k in range(POINTS // 2)]
-    return stack.reshape((POINTS * chunk,) + base.shape), spacing
+@dataclass
+class UnitValues:
+    value: np.ndarray                # (units, width)
+    error: np.ndarray                # (units, width)
+    kinks: list[frozenset[str]]
 
 
-def central(functions: Sequence[Node], source: Node, base: np.ndarray, flat: np.ndarray,
-            feed: Mapping[str, np.ndarray]) -> Differences:
-    """d function / d source[flat[k]] for each k by central differences.
+class FiniteDifferences:
+    """Unit values of every quantity, computed on demand and remembered."""
 
-    `base` is the source's float64 value at the point, `feed` the inputs of the
-    graph (an intermediate source still needs its upstream inputs for other
-    paths).
-    """
-    base = np.asarray(base, dtype=np.float64)
-    signatures = kink_signatures(functions, source)
-    size = sum(n.size for n in toposort(functions)) + base.size
-    chunk = int(max(1, min(len(flat), BUDGET // (POINTS * max(1, size)))))
-    stacked = leaf(STACK, (POINTS * chunk,) + source.shape, "float64")
-    targets = list(functions) + [node for _, node in signatures]
-    program = plan(vmap(targets, {id(source): stacked}))
-    center = plan([node for _, node in signatures]).run(feed) if signatures else []
-    parts: list[list[np.ndarray]] = [[] for _ in functions]
-    allow: list[list[np.ndarray]] = [[] for _ in functions]
-    straddles: list[np.ndarray] = []
-    hit: set[str] = set()
-    for start in range(0, len(flat), chunk):
-        part = flat[start:start + chunk]
-        count = len(part)
-        stack, spacing = _stack(base, part, chunk)
-        results = program.run({**feed, STACK: stack})
-        for i, fn in enumerate(functions):
-            values = np.asarray(results[i], dtype=np.float64).reshape(
-                (POINTS, chunk) + fn.shape)[:, :count]
-            shape = (count,) + (1,) * fn.ndim
-            d = [(values[2 * k] - values[2 * k + 1]) / spacing[k].reshape(shape)
-                 for k in range(POINTS // 2)]
-            coarse = d[1] + (d[1] - d[0]) / 3.0
-            fine = d[2] + (d[2] - d[1]) / 3.0
-            parts[i].append(fine)
-            # Elements the perturbation does not reach have exactly equal
-            # values and no rounding error in their differences.
-            moved = np.any(values != values[:1], axis=0)
-            scale = np.where(moved, np.max(np.abs(values), axis=0), 0.0)
-            rounding = EPS * scale / spacing[2].reshape(shape)
-            allow[i].append(SAFETY * (np.abs(fine - coarse) + rounding))
-        crossed = np.zeros(count, dtype=bool)
-        for (op, _), mid, got in zip(signatures, center, results[len(functions):]):
-            got = np.asarray(got).reshape((POINTS, chunk) + np.shape(mid))[:, :count]
-            flips = np.any((got != np.asarray(mid)).reshape(POINTS, count, -1), axis=(0, 2))
-            if flips.any():
-                hit.add(op)
-            crossed |= flips
-        straddles.append(crossed)
-    return Differences(tuple(np.concatenate(p) for p in parts),
-                       tuple(np.concatenate(a) for a in allow),
-                       np.concatenate(straddles) if straddles else np.zeros(0, dtype=bool),
-                       tuple(sorted(hit)))
+    def __init__(self, ref: Reference) -> None:
+        self.ref = ref
+        nodes, outputs, held = ref.frozen()
+        self.nodes = nodes
+        # the sum of the outputs: a bool or integer output has no derivative
+        self.outputs = [o for o in outputs if o.is_float]
+        self.stencils = Stenciler({**ref.point, **held}, ref.leaves)
+        self._done: dict[str, dict[int, tuple[np.ndarray, np.ndarray, frozenset[str]]]] = {}
+
+    def layout(self, q) -> Layout:
+        src = self.ref.sources[q.source]
+        if q.kind == "jacobian":
+            out = self.ref.nodes[q.output]
+            return Layout("jacobian", out.shape + src.shape, src.size, src.size, out.size)
+        if q.kind == "hessian":
+            other = self.ref.sources[q.other]
+            return Layout("hessian", src.shape + other.shape, src.size * other.size,
+                          other.size, 1)
+        return Layout(q.kind, src.shape, src.size, src.size, 1)
+
+    def units(self, q, ids: np.ndarray) -> UnitValues:
+        """Values, estimated errors and kink flags of the units `ids`."""
+        if q.kind == "orders" and q.order > MAX_ORDER:
+            raise Unsupported(f"finite differences of order {q.order} are not attempted "
+                              f"(above {MAX_ORDER} rounding swamps them)")
+        done = self._done.setdefault(q.key, {})
+        missing = np.array([u for u in ids if int(u) not in done], dtype=np.int64)
+        if len(missing):
+            for u, value, error, kinks in self._compute(q, missing):
+                done[int(u)] = (value, error, kinks)
+        width = self.layout(q).width
+        value = np.array([done[int(u)][0] for u in ids]).reshape(len(ids), width)
+        error = np.array([done[int(u)][1] for u in ids]).reshape(len(ids), width)
+        return UnitValues(value, error, [done[int(u)][2] for u in ids])
+
+    # ---- the stencils of each kind ----------------------------------------------------
+
+    def _steps(self, src: RefSource, positions: np.ndarray, order: int) -> np.ndarray:
+        magnitude = self.ref.magnitude[src.leaf.attrs["name"]].reshape(-1)
+        return power_of_two_steps(step(order), magnitude[positions])
+
+    def _compute(self, q, ids: np.ndarray):
+        src = self.ref.sources[q.source]
+        if q.kind == "hessian":
+            yield from self._hessian(q, src, self.ref.sources[q.other], ids)
+            return
+        functions = [self.nodes[q.output]] if q.kind == "jacobian" else self.outputs
+        order = q.order if q.kind == "orders" else 1
+        positions = src.positions[ids]
+        name = src.leaf.attrs["name"]
+        axes = []
+        if order > 1:
+            magnitude = self.ref.magnitude[name].reshape(-1)[src.positions]
+            h = power_of_two_steps(step(order), np.array([magnitude.max(initial=0.0)]))
+            axes.append(Axis(name, order - 1, np.broadcast_to(src.positions, (len(ids),
+                                                                              src.size)),
+                             np.full(len(ids), h[0])))
+        axes.append(Axis(name, 1, positions[:, None], self._steps(src, positions, order)))
+        yield from self._collect(q, functions, axes, ids)
+
+    def _hessian(self, q, a: RefSource, b: RefSource, ids: np.ndarray):
+        i, j = np.divmod(ids, b.size)
+        pa, pb = a.positions[i], b.positions[j]
+        name_a, name_b = a.leaf.attrs["name"], b.leaf.attrs["name"]
+        diagonal = (pa == pb) & (name_a == name_b)
+        for mask in (diagonal, ~diagonal):
+            if not mask.any():
+                continue
+            ha = self._steps(a, pa[mask], 2)
+            if mask is diagonal:
+                axes = [Axis(name_a, 2, pa[mask][:, None], ha)]
+            else:
+                axes = [Axis(name_a, 1, pa[mask][:, None], ha),
+                        Axis(name_b, 1, pb[mask][:, None], self._steps(b, pb[mask], 2))]
+            yield from self._collect(q, self.outputs, axes, ids[mask])
+
+    def _collect(self, q, functions, axes, ids: np.ndarray):
+        result = self.stencils.run(functions, axes)
+        count = len(ids)
+        if q.kind == "jacobian":
+            value = result.values[0].reshape(count, -1)
+            error = result.errors[0].reshape(count, -1)
+        else:  # a sum of outputs: per element, summed afterwards
+            value = sum(v.reshape(count, -1).sum(axis=1) for v in result.values)[:, None]
+            error = sum(e.reshape(count, -1).sum(axis=1) for e in result.errors)[:, None]
+        for k, u in enumerate(ids):
+            yield u, value[k], error[k], result.kinks[k]

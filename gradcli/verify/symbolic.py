@@ -3,7 +3,7 @@
 Every input element becomes either a real symbol named like the component a
 user would write (`a[0,1]`) or an exact number; each node then becomes an
 object array of sympy expressions through its op row's `sympy` rule, so the
-lowering knows no op by name (two documented exceptions below).  `check`
+lowering knows no op by name (three exceptions, in lowering_exceptions.py).  `check`
 differentiates these expressions to get an independent derivative, and
 `symbolic` prints them as closed forms.
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,7 @@ from gradcli.engine.graph import Node
 from gradcli.engine.ops import TABLE
 from gradcli.engine.sources import Source
 from gradcli.errors import SpecError
+from gradcli.verify.lowering_exceptions import OVERRIDES
 
 # Symbolic lowering costs microseconds per element and op; past this many
 # elements in a graph the lowering would take minutes, so callers skip it
@@ -50,13 +50,17 @@ def latex_label(name: str, index: Sequence[int]) -> str:
 
 # ---- numbers ---------------------------------------------------------------------
 
-def number(value: Any, digits: int | None) -> Any:
+def number(value: Any, digits: int | None, exact: bool = True) -> Any:
     """A sympy number for a numpy scalar.
 
     digits=None (closed forms): integers and short fractions are exact
     (2.0 -> 2, 0.5 -> 1/2) so printed formulas stay readable; other floats
-    keep their float64 value.  digits=N (checks): the float's exact binary
-    value carried at N digits, so the reference is more precise than the engine.
+    keep their float64 value.  digits=N (checks): integers exact, other
+    floats their exact binary value carried at N digits, so the reference is
+    more precise than the engine.  exact=False (the values of inputs in a
+    check): only 0 stays exact, 2.0 is a Float too: an exact 2 would make
+    sech(2)**2 + tanh(2)**2 - 1 an exact number that sympy's Max cannot
+    order ("not comparable"); at N digits it is a number it can.
     """
     import sympy
 
@@ -67,6 +71,8 @@ def number(value: Any, digits: int | None) -> Any:
     x = float(value)
     if not np.isfinite(x):
         return sympy.nan if np.isnan(x) else (sympy.oo if x > 0 else -sympy.oo)
+    if digits is not None and not exact and x != 0:
+        return sympy.Float(x, digits)
     if x.is_integer() and abs(x) < 2**53:
         return sympy.Integer(int(x))
     if digits is not None:
@@ -75,12 +81,12 @@ def number(value: Any, digits: int | None) -> Any:
     return nice if float(nice) == x else sympy.Float(x)
 
 
-def numbers(array: np.ndarray, digits: int | None) -> np.ndarray:
+def numbers(array: np.ndarray, digits: int | None, exact: bool = True) -> np.ndarray:
     """An object array of sympy numbers for a numeric array."""
     array = np.asarray(array)
     out = np.empty(array.shape, dtype=object)
     for index in np.ndindex(array.shape):
-        out[index] = number(array[index], digits)
+        out[index] = number(array[index], digits, exact)
     return out
 
 
@@ -96,7 +102,8 @@ def _sympified(array: Any, digits: int | None) -> np.ndarray:
 
 
 def symbols(name: str, shape: Sequence[int], mask: np.ndarray | None = None,
-            values: np.ndarray | None = None, digits: int | None = None) -> np.ndarray:
+            values: np.ndarray | None = None, digits: int | None = None,
+            exact: bool = True) -> np.ndarray:
     """Real symbols `name[i,j]` where `mask` is true (everywhere without one);
     elsewhere the numbers of `values`."""
     import sympy
@@ -106,57 +113,8 @@ def symbols(name: str, shape: Sequence[int], mask: np.ndarray | None = None,
         if mask is None or mask[index]:
             out[index] = sympy.Symbol(element_label(name, index), real=True)
         else:
-            out[index] = number(values[index], digits)
+            out[index] = number(values[index], digits, exact)
     return out
-
-
-# ---- the two lowering exceptions ------------------------------------------------------
-
-@cache
-def _frozen_class() -> type:
-    """`stop_gradient(x)` for sympy: the value of x with derivative 0.
-
-    The op row's rule is the identity, which gives the right value but lets
-    sympy differentiate through it; a check must see the engine's semantics.
-    Built once, on first use, because the class needs sympy.
-    """
-    import sympy
-
-    class stop_gradient(sympy.Function):  # noqa: N801 - printed as the catalogue name
-        @classmethod
-        def eval(cls, arg: Any) -> Any:
-            return arg if arg.is_number else None
-
-        def fdiff(self, argindex: int = 1) -> Any:
-            return sympy.S.Zero
-
-        def _eval_evalf(self, prec: int) -> Any:
-            return self.args[0]._eval_evalf(prec)
-
-    return stop_gradient
-
-
-def _lower_stop_gradient(x: np.ndarray, **attrs: Any) -> np.ndarray:
-    frozen = _frozen_class()
-    return np.vectorize(frozen, otypes=[object])(np.asarray(x, dtype=object))
-
-
-def _lower_cast(x: np.ndarray, *, dtype: str) -> np.ndarray:
-    """Float casts keep the expression; integer and bool casts are piecewise
-    constant (derivative 0), so they truncate inside stop_gradient."""
-    import sympy
-
-    x = np.asarray(x, dtype=object)
-    if dtype.startswith("float"):
-        return x
-    frozen = _frozen_class()
-    if dtype == "bool":
-        return np.vectorize(lambda a: sympy.Ne(a, 0), otypes=[object])(x)
-    return np.vectorize(lambda a: frozen(sympy.sign(a) * sympy.floor(sympy.Abs(a))),
-                        otypes=[object])(x)
-
-
-OVERRIDES = {"stop_gradient": _lower_stop_gradient, "cast": _lower_cast}
 
 
 # ---- lowering --------------------------------------------------------------------------

@@ -52,6 +52,10 @@ def expand_specs(patterns: tuple[str, ...]) -> list[str]:
 @click.option("--what", metavar="KINDS",
               help="Comma-separated: value,grad,orders,jacobian,hessian (default: what "
                    "expect: names, plus the gradient of every source).")
+@click.option("--wrt", multiple=True, metavar="SOURCE", shell_complete=complete_wrt,
+              help="Check exactly these sources (repeatable): an input, a let name, a "
+                   "component like 'h[0]', a model or a parameter; replaces the spec's wrt: "
+                   "and leaves out expect: entries of other sources.")
 @click.option("--method", "methods", multiple=True,
               type=click.Choice(["sympy", "fd", "expect"]),
               help="Only these methods (repeatable; default: all three).")
@@ -72,11 +76,13 @@ def expand_specs(patterns: tuple[str, ...]) -> list[str]:
               show_default=True, help="Output format.")
 @click.pass_context
 def check_command(ctx: click.Context, specs: tuple[str, ...], what: str | None,
-                  methods: tuple[str, ...], rtol: float | None, atol: float | None,
-                  max_symbolic: int, dtype: str | None, junit: str | None, fmt: str) -> None:
+                  wrt: tuple[str, ...], methods: tuple[str, ...], rtol: float | None,
+                  atol: float | None, max_symbolic: int, dtype: str | None, junit: str | None,
+                  fmt: str) -> None:
     """Check every derivative of each SPEC three ways: sympy, finite
-    differences and the spec's expect: block.  Exit 0 when all pass, 1 on a
-    mismatch, 2 on a bad spec.
+    differences and the spec's expect: block.  The references are the spec
+    as written (float64, no rewrite rules), never the engine's derivative
+    programs.  Exit 0 when all pass, 1 on a mismatch, 2 on a bad spec.
 
     Example: gradcli check 'specs/*.yaml' --junit report.xml
     """
@@ -84,7 +90,8 @@ def check_command(ctx: click.Context, specs: tuple[str, ...], what: str | None,
     from gradcli.render.junit import render_junit
     from gradcli.verify.check import METHODS, Options, check_file, parse_what
 
-    options = Options(parse_what(what), rtol, atol, max_symbolic, methods or METHODS)
+    options = Options(parse_what(what), rtol, atol, max_symbolic, methods or METHODS,
+                      tuple(wrt) or None)
     start = time.perf_counter()
     from gradcli.cli.progress import progress_bar
 
