@@ -108,27 +108,30 @@ def _short(x: object) -> str:
     return np.array2string(np.asarray(x), precision=6, threshold=30, max_line_width=200)
 
 
-def richardson(fn, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN001
-    """fn(t) -> array; returns (R2, |R2 - R1|, |A(h/4)|, |A(h/2)|): the Richardson
-    estimates of fn'(0) at steps h/2 and h/4, and the second differences A
-    (O(h) where fn is smooth, O(1) at a kink)."""
+def richardson(fn, h: float) -> tuple[np.ndarray, ...]:  # noqa: ANN001
+    """fn(t) -> array; returns (R2, |R2 - R1|, |A(h/4)|, |A(h/2)|, max |fn|): R1, R2
+    the Richardson estimates of fn'(0) from steps (h, h/2) and (h/2, h/4), A the
+    second differences (O(h) where fn is smooth, O(1) at a kink)."""
     f0 = np.asarray(fn(0.0), dtype=float)
-    d, a = [], []
+    d, a, size = [], [], np.abs(f0)
     for step in (h, h / 2, h / 4):
         fp, fm = np.asarray(fn(step), dtype=float), np.asarray(fn(-step), dtype=float)
         d.append((fp - fm) / (2 * step))
         a.append(np.abs(fp - 2 * f0 + fm) / step)
+        size = np.maximum(size, np.maximum(np.abs(fp), np.abs(fm)))
     r1, r2 = (4 * d[1] - d[0]) / 3, (4 * d[2] - d[1]) / 3
-    return r2, np.abs(r2 - r1), a[2], a[1]
+    return r2, np.abs(r2 - r1), a[2], a[1], size
 
 
 def fd_verdict(engine: np.ndarray, fn, scale: float) -> tuple[str, bool]:  # noqa: ANN001
     """('' or a message, inconclusive) comparing engine with d fn/dt at 0."""
-    est, spread, a4, a2 = richardson(fn, STEP)
+    est, spread, a4, a2, size = richardson(fn, STEP)
     engine = np.asarray(engine, dtype=float)
-    tol = RTOL_FD * (np.abs(engine) + np.abs(est) + scale) + 1e-12 * scale + 1e-300
-    kink = (a4 > tol) & (a4 > 0.75 * a2)  # slope jump that does not shrink with h
-    shaky = spread > 0.25 * tol  # extrapolations disagree: a kink within a step
+    # What differences of a smooth fn get right: rounding is ~1e-16 |fn| / step.
+    noise = RTOL_FD * (np.abs(est) + size) + 1e-300
+    tol = RTOL_FD * (np.abs(engine) + np.abs(est) + size + scale) + 1e-300
+    kink = (a4 > noise) & (a4 > 0.75 * a2)  # a slope jump that does not shrink with h
+    shaky = spread > 0.25 * noise  # the extrapolations disagree: a kink within a step
     bad = (np.abs(engine - est) > tol) & ~kink & ~shaky
     if np.any(bad):
         return (f"engine {_short(engine)} vs finite differences {_short(est)} "
@@ -150,10 +153,18 @@ def check(spec: dict, seed: int = 0, rules: bool = True, only: str = "abcdfe") -
         out.rejected = "non-finite or huge output"
         return out
     ctx = Ctx(P, spec, seed, out)
-    ctx.fscale = float(sum(np.sum(np.abs(v)) for v in flat))
+    # The magnitude of the program's values: derivative terms are of this order
+    # (inputs are O(1)), so it bounds the rounding error where a result cancels to 0.
+    named = P.evaluate(outputs=list(spec.get("let", {})) + list(values))
+    ctx.vscale = max(float(np.max(np.abs(np.asarray(v, dtype=float)), initial=0))
+                     for v in named.values())
+    ctx.fscale = max(float(sum(np.sum(np.abs(v)) for v in flat)), ctx.vscale)
     steps = (prop_a, prop_b, prop_c, prop_d, prop_f) + ((prop_e,) if rules else ())
     ctx.fd = "stop_gradient" not in str(spec)  # its derivative is not that of the values
-    for step in [p for p in steps if p.__name__[-1] in only or p is prop_a]:
+    for number, step in enumerate(steps):
+        if step.__name__[-1] not in only and step is not prop_a:
+            continue
+        ctx.rng = np.random.default_rng([seed, number])  # each property its own choices
         try:
             step(ctx)
         except Exception as exc:  # a crash is a failure of that property, never lost
@@ -168,7 +179,7 @@ class Ctx:
 
     def __init__(self, P: gradcli.api.Problem, spec: dict, seed: int, out: Outcome) -> None:
         self.P, self.spec, self.out = P, spec, out
-        self.rng = np.random.default_rng(seed + 7919)
+        self.rng = np.random.default_rng(seed)
         self.lets = list(spec.get("let", {}))
         self.inputs = [n for n, node in P.leaves.items() if node.is_float]
         self.sources = self.inputs + self.lets
@@ -179,7 +190,8 @@ class Ctx:
         self.base = dict(self.Q.values)
         self.fscale = 0.0
         self.fd = True  # finite differences apply (no stop_gradient)
-        self.gscale = 0.0  # the largest reference gradient: the scale of derivative terms
+        self.gscale = 0.0  # the largest reference gradient or value: the scale of terms
+        self.vscale = 0.0
 
     def fail(self, prop: str, source: str, message: str) -> None:
         if message:
@@ -205,8 +217,8 @@ def prop_a(c: Ctx) -> None:
         c.fail("a0", name, mismatch(qvals[name], value, np.shape(value), scale=c.fscale))
     want = c.ref_grad(c.sources)
     c.want1 = want
-    c.gscale = max((float(np.max(np.abs(_arr(want[s], c.shape[s])), initial=0))
-                    for s in c.sources), default=0.0)
+    c.gscale = max([float(np.max(np.abs(_arr(want[s], c.shape[s])), initial=0))
+                    for s in c.sources] + [c.vscale])
     got = c.P.grad(wrt=c.sources)
     c.got1 = got
     for s in c.sources:
@@ -219,8 +231,8 @@ def prop_a(c: Ctx) -> None:
     second = c.pick(c.lets, 1)
     want2 = c.ref_grad(second, order=2)
     got2 = c.P.grad(wrt=second, order=2)
-    scale2 = max((float(np.max(np.abs(_arr(want2[s], c.shape[s])), initial=0))
-                  for s in second), default=0.0)
+    scale2 = max([float(np.max(np.abs(_arr(want2[s], c.shape[s])), initial=0))
+                  for s in second] + [c.gscale])
     for s in second:
         c.fail("a2", s, mismatch(got2[s], want2[s], c.shape[s], scale=scale2,
                                  strict_none=True))
@@ -291,14 +303,17 @@ def prop_d(c: Ctx) -> None:
     if not srcs:
         return
     H = c.P.hessian(wrt=srcs)
-    hscale = max(float(np.max(np.abs(_arr(H[i][j], c.shape[i] + c.shape[j])), initial=0))
-                 for i in srcs for j in srcs)
+    hscale = max([float(np.max(np.abs(_arr(H[i][j], c.shape[i] + c.shape[j])), initial=0))
+                  for i in srcs for j in srcs] + [c.gscale])
     for i in srcs:
         for j in srcs:
             si, sj = c.shape[i], c.shape[j]
             tr = np.transpose(_arr(H[j][i], sj + si),
                               tuple(range(len(sj), len(sj) + len(si))) + tuple(range(len(sj))))
-            c.fail("d-sym", f"{i},{j}", mismatch(H[i][j], tr, si + sj, scale=hscale))
+            msg = mismatch(H[i][j], tr, si + sj, scale=hscale)
+            if msg:
+                kind = "input" if i in c.inputs and j in c.inputs else "let"
+                c.out.failures.append(Failure("d-sym", kind, f"{i} (H[{i}][{j}])", msg))
     for j in srcs if c.fd else ():
         v = c.rng.standard_normal(c.shape[j])
         ins = [s for s in srcs if s in c.inputs]
@@ -314,7 +329,7 @@ def prop_d(c: Ctx) -> None:
             c.out.inconclusive += shaky
             if msg:
                 c.out.failures.append(Failure("d-fd", "input" if pair_of_inputs else "let",
-                                              f"d({i})/d({j})", msg))
+                                              f"{i} (d/d{j} of grad {i})", msg))
     c.checked("d")
 
 
@@ -375,8 +390,8 @@ def prop_e(c: Ctx) -> None:
                                 strict_none=True))
     srcs = c.pick(c.inputs, 1) + c.pick(c.lets, 1)
     H, H0 = c.P.hessian(wrt=srcs), P0.hessian(wrt=srcs)
-    hscale = max(float(np.max(np.abs(_arr(H0[i][j], c.shape[i] + c.shape[j])), initial=0))
-                 for i in srcs for j in srcs)
+    hscale = max([float(np.max(np.abs(_arr(H0[i][j], c.shape[i] + c.shape[j])), initial=0))
+                  for i in srcs for j in srcs] + [c.gscale])
     for i in srcs:
         for j in srcs:
             c.fail("e", f"{i},{j}", mismatch(H[i][j], H0[i][j], c.shape[i] + c.shape[j],

@@ -101,6 +101,19 @@ def candidates(spec: dict) -> Iterator[dict]:
             yield {**spec, "inputs": {**spec["inputs"], name: new}}
 
 
+def plausible(spec: dict) -> bool:
+    """Like the generator's programs: every let and output computes something from a
+    name (no aliases `h: x`, no constants), so shrinking does not slip to another bug."""
+    names = set(spec["inputs"]) | set(spec["let"])
+    for text in list(spec["let"].values()) + list(spec["outputs"].values()):
+        body = ast.parse(text, mode="eval").body
+        if isinstance(body, (ast.Name, ast.Constant)):
+            return False
+        if not names & {n.id for n in ast.walk(body) if isinstance(n, ast.Name)}:
+            return False
+    return bool(spec["inputs"])
+
+
 def size(spec: dict) -> int:
     return len(to_yaml(spec))
 
@@ -118,7 +131,7 @@ def shrink(spec: dict, tag: str, seed: int = 0, verbose: bool = True) -> dict:
     while improved:
         improved = False
         for cand in sorted(candidates(spec), key=size):
-            if size(cand) >= size(spec):
+            if size(cand) >= size(spec) or not plausible(cand):
                 continue
             try:
                 ok = fails(cand, tag, seed)

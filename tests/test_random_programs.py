@@ -103,9 +103,9 @@ def describe(o: Outcome, prop: str | None = None) -> str:
         lines.append(f"  {f.prop} [{f.kind}] at {f.source}: {f.message.rstrip()}")
     source = next((f.source for f in fails if f.kind in ("input", "let")), None)
     if source is not None:
-        src = source.split(" ")[0].strip("d()").split(")/d(")[0]
+        again = o.seed if o.seed >= 0 else "spec.yaml"
         lines.append(f"  reproduce: save the YAML as spec.yaml; gradcli grad spec.yaml "
-                     f"--wrt '{src}'; shrink: python tests/shrink.py {o.seed} "
+                     f"--wrt '{source.split(' ')[0]}'; shrink: python tests/shrink.py {again} "
                      f"{fails[0].tag}")
     return "\n".join(lines)
 
@@ -144,4 +144,5 @@ PHASES = [Phase.explicit, Phase.generate] + ([Phase.shrink] if SHRINK else [])
 def test_hypothesis_programs(spec: dict) -> None:
     outcome = check(spec)
     assume(not outcome.rejected)
-    assert not outcome.failures, describe(outcome)
+    if outcome.failures:
+        raise AssertionError(describe(outcome))
