@@ -4,10 +4,11 @@
 `let h: expr` rewritten as `h: (expr) + eps_h` with an input eps_h of zeros:
 DESIGN.md's definition of a let source), then checks
 
+  a0  P.evaluate() == Q.evaluate() (adding zeros changes no value)
   a1  P.grad wrt inputs and lets == Q.grad wrt inputs and eps_*  (all at once)
   a1s P.grad(wrt=[h]) alone == Q.grad(wrt=[eps_h])
   a2  the same for grad(order=2)
-  b   P.grad(wrt=['s[i]'])['s[i]'] == P.grad(wrt=['s'])['s'][i]
+  b   P.grad(wrt=['s[i]'])['s[i]'] == P.grad(wrt=['s'])['s'][i]; b-none: never None
   c   P.jacobian rev == fwd (c-fwd) == stacked VJPs with cotangents e_k (c-vjp)
   d   P.hessian symmetric (d-sym), == the Jacobian of Q's gradient by central
       differences (d-fd)
@@ -214,7 +215,7 @@ class Ctx:
 def prop_a(c: Ctx) -> None:
     qvals = c.Q.evaluate()
     for name, value in c.P.evaluate().items():  # adding zeros changes no value
-        c.fail("a0", name, mismatch(qvals[name], value, np.shape(value), scale=c.fscale))
+        c.fail("a0", name, mismatch(value, qvals[name], np.shape(value), scale=c.fscale))
     want = c.ref_grad(c.sources)
     c.want1 = want
     c.gscale = max([float(np.max(np.abs(_arr(want[s], c.shape[s])), initial=0))
