@@ -97,7 +97,8 @@ def report(prop: str, failing: list[Outcome], total: int, shown: int = 2) -> str
 
 def describe(o: Outcome, prop: str | None = None) -> str:
     fails = [f for f in o.failures if prop is None or f.prop == prop]
-    lines = [f"\n--- seed {o.seed}: {len(fails)} failure(s); the program as YAML:",
+    where = f"seed {o.seed}" if o.seed >= 0 else "program"
+    lines = [f"\n--- {where}: {len(fails)} failure(s); the program as YAML:",
              to_yaml(o.spec).rstrip()]
     for f in fails[:3]:
         lines.append(f"  {f.prop} [{f.kind}] at {f.source}: {f.message.rstrip()}")
