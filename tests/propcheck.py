@@ -54,7 +54,6 @@ class Outcome:
     rejected: str = ""
     failures: list[Failure] = field(default_factory=list)
     inconclusive: int = 0  # finite differences across a kink (not counted as failures)
-    checked: set[str] = field(default_factory=set)
     seed: int = -1
 
 
@@ -199,9 +198,6 @@ class Ctx:
             kind = self.kind.get(source.split("[")[0], "-")
             self.out.failures.append(Failure(prop, kind, source, message))
 
-    def checked(self, prop: str) -> None:
-        self.out.checked.add(prop)
-
     def ref_grad(self, sources: list[str], order: int = 1) -> dict[str, object]:
         got = self.Q.grad(wrt=[self.ref[s] for s in sources], order=order)
         return {s: got[self.ref[s]] for s in sources}
@@ -237,7 +233,6 @@ def prop_a(c: Ctx) -> None:
     for s in second:
         c.fail("a2", s, mismatch(got2[s], want2[s], c.shape[s], scale=scale2,
                                  strict_none=True))
-    c.checked("a")
 
 
 def component(shape: tuple[int, ...], rng: np.random.Generator) -> tuple[str, tuple]:
@@ -267,7 +262,6 @@ def prop_b(c: Ctx) -> None:
             c.fail("b", key, f"None, but the full gradient's component is {_short(full)}")
         else:
             c.fail("b", key, mismatch(got[key], full, full.shape, scale=c.gscale))
-    c.checked("b")
 
 
 def prop_c(c: Ctx) -> None:
@@ -289,7 +283,6 @@ def prop_c(c: Ctx) -> None:
             stacked = np.stack(rows[s]).reshape(shape)
             c.fail("c-fwd", s, mismatch(fwd[y][s], rev[y][s], shape, scale=c.gscale))
             c.fail("c-vjp", s, mismatch(rev[y][s], stacked, shape, scale=c.gscale))
-    c.checked("c")
 
 
 def _contract(block: object, shape_i: tuple, shape_j: tuple, v: np.ndarray) -> np.ndarray:
@@ -331,7 +324,6 @@ def prop_d(c: Ctx) -> None:
             if msg:
                 c.out.failures.append(Failure("d-fd", "input" if pair_of_inputs else "let",
                                               f"{i} (d/d{j} of grad {i})", msg))
-    c.checked("d")
 
 
 def _total(problem: gradcli.api.Problem, name: str, base: np.ndarray, v: np.ndarray):
@@ -373,7 +365,6 @@ def prop_f(c: Ctx) -> None:
         reference = float(np.sum(_arr(c.want1[s], c.shape[s]) * v))
         msg, _ = fd_verdict(np.array(reference), fq, c.fscale)
         c.fail("f-ref", s, msg)
-    c.checked("f")
 
 
 def prop_e(c: Ctx) -> None:
@@ -397,4 +388,3 @@ def prop_e(c: Ctx) -> None:
         for j in srcs:
             c.fail("e", f"{i},{j}", mismatch(H[i][j], H0[i][j], c.shape[i] + c.shape[j],
                                              scale=hscale))
-    c.checked("e")
