@@ -10,8 +10,8 @@ import sympy
 from fdcheck import check_batching, check_derivatives
 
 from gradcli.engine.evaluate import evaluate
-from gradcli.engine.graph import apply, const, leaf
-from gradcli.engine.ops import TABLE
+from gradcli.engine.graph import const, leaf
+from gradcli.engine.ops import TABLE, apply
 from gradcli.engine.ops import linalg as L
 from gradcli.engine.ops import nodes as N
 from gradcli.errors import ShapeError

@@ -19,8 +19,8 @@ from click.testing import CliRunner
 import gradcli
 from gradcli.cli.group import cli
 from gradcli.engine.evaluate import evaluate
-from gradcli.engine.graph import Node, apply, leaf
-from gradcli.engine.ops import TABLE
+from gradcli.engine.graph import Node, leaf
+from gradcli.engine.ops import TABLE, apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import infer_elementwise, infer_predicate
 from gradcli.verify.symbolic import element_label, lower, numbers, sample, symbols, to_float

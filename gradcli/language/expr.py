@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gradcli.engine.graph import Node, Origin, apply
+from gradcli.engine.graph import Node, Origin
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.errors import Location, SpecError, suggest
 from gradcli.language.functions import CATALOGUE, OPERATORS

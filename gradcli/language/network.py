@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply, leaf
+from gradcli.engine.graph import Node, leaf
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.errors import ShapeError, SpecError
 from gradcli.language import initializers as inits

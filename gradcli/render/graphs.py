@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, toposort
+from gradcli.engine.graph import Node, format_index, toposort
 from gradcli.engine.programs import Program
 
 _SMALL = 8  # constant arrays up to this many elements are printed in full
@@ -61,8 +61,6 @@ def node_names(order: list[Node], given: Mapping[int, str]) -> dict[int, str]:
 
 
 def attr_text(key: str, value: Any) -> str:
-    from gradcli.engine.ops.structure import format_index
-
     if key == "index":
         return f"index={format_index(value)}"
     if isinstance(value, np.ndarray):
@@ -187,8 +185,6 @@ def render_mermaid(program: Program) -> bytes:
 
 
 def _jsonable(value: Any) -> Any:
-    from gradcli.engine.ops.structure import format_index
-
     if isinstance(value, np.ndarray):
         return _jsonable(value.tolist())
     if isinstance(value, (np.generic,)):
@@ -228,8 +224,6 @@ def render_json(program: Program) -> bytes:
 
 
 def format_index_json(index: Any) -> str:
-    from gradcli.engine.ops.structure import format_index
-
     return format_index(index)
 
 

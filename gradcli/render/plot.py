@@ -200,7 +200,8 @@ def _run_over_grid(problem: Any, nodes: list[Any], source: Any, x: Any,
     last chunk padded, so one planned program serves them all)."""
     from gradcli.engine.batching import vmap
     from gradcli.engine.evaluate import plan
-    from gradcli.engine.graph import apply, leaf, toposort
+    from gradcli.engine.graph import leaf, toposort
+    from gradcli.engine.ops import apply
     from gradcli.engine.ops import nodes as N
 
     point = leaf("sweep-point", (), x.dtype)  # the swept number, then its batch

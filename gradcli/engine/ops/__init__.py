@@ -1,14 +1,12 @@
-"""The op table: every primitive, one row each (see `row.Primitive`)."""
+"""The op table: every primitive, one row each (see `row.Primitive`), and
+`apply`, which builds a node of one (see `table.py`)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-
 from gradcli.engine.ops import einsum, elementwise, linalg, structure
 from gradcli.engine.ops.row import Primitive
+from gradcli.engine.ops.table import TABLE, apply, register
 
-TABLE: Mapping[str, Primitive] = MappingProxyType(
-    {row.name: row for family in (elementwise.UNARY, elementwise.BINARY, structure.ROWS,
-                                  linalg.ROWS, einsum.ROWS) for row in family}
-)
+register(elementwise.UNARY, elementwise.BINARY, structure.ROWS, linalg.ROWS, einsum.ROWS)
+
+__all__ = ["TABLE", "Primitive", "apply"]

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply, const
+from gradcli.engine.graph import Node, const
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import broadcast
 from gradcli.engine.rules import STANDARD, RuleTable
