@@ -21,7 +21,7 @@ from gradcli.engine.graph import Node, Origin, depends_on, leaf, named
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.structure import getitem
 from gradcli.engine.rules import STANDARD, RuleTable
-from gradcli.engine.sources import Source, expand_models, explain_unconnected, parse_source
+from gradcli.engine.sources import Source, explain_unconnected
 from gradcli.engine.timings import Clock
 from gradcli.errors import Location, SpecError, suggest
 from gradcli.language.expr import compile_expr
@@ -29,6 +29,7 @@ from gradcli.language.functions.context import Context
 from gradcli.language.inputs import MAX_ELEMENTS
 from gradcli.language.network import ModelSet
 from gradcli.language.specfile import ConstExpr, Spec, load_dict, load_file
+from gradcli.language.wrt import expand_models, parse_source
 
 if TYPE_CHECKING:  # the Jacobian machinery is imported when first used
     from gradcli.engine.blocks import BlockPlan, Progress

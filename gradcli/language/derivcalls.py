@@ -31,8 +31,8 @@ from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.structure import selected_shape
 from gradcli.engine.sources import Source
 from gradcli.errors import SpecError
-from gradcli.language.expr import static_index
 from gradcli.language.functions.context import as_node, size_error
+from gradcli.language.indexing import static_index
 
 if TYPE_CHECKING:
     from gradcli.language.expr import _Compiler

@@ -17,6 +17,7 @@ from gradcli.engine.ops import nodes as N
 from gradcli.errors import Location, SpecError, suggest
 from gradcli.language.functions import CATALOGUE, OPERATORS
 from gradcli.language.functions.context import Context, as_node, size_error
+from gradcli.language.indexing import static_index
 
 MAX_LENGTH = 10_000
 MAX_DEPTH = 64
@@ -246,37 +247,6 @@ class _Compiler:
 @dataclass(frozen=True)
 class _AtPending:
     base: Node
-
-
-def static_index(node: ast.AST, compiler: _Compiler | None = None) -> tuple[Any, ...]:
-    """An index made of ints, slices, `...` and None (numpy basic indexing)."""
-    items = node.elts if isinstance(node, ast.Tuple) else [node]
-    return tuple(_index_item(item, compiler) for item in items)
-
-
-def _index_item(node: ast.AST, compiler: _Compiler | None) -> Any:
-    if isinstance(node, ast.Slice):
-        parts = [None if p is None else _index_int(p, compiler)
-                 for p in (node.lower, node.upper, node.step)]
-        if parts[2] == 0:
-            raise _index_error(node, compiler, "slice step cannot be zero")
-        return slice(*parts)
-    if isinstance(node, ast.Constant) and (node.value is Ellipsis or node.value is None):
-        return node.value
-    return _index_int(node, compiler)
-
-
-def _index_int(node: ast.AST, compiler: _Compiler | None) -> int:
-    sign = 1
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        sign, node = -1, node.operand
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return sign * node.value
-    raise _index_error(node, compiler, "indices must be integers, slices, ... or None")
-
-
-def _index_error(node: ast.AST, compiler: _Compiler | None, message: str) -> SpecError:
-    return compiler.fail(node, message) if compiler else SpecError(message)
 
 
 def _describe(node: ast.AST) -> str:

@@ -107,7 +107,7 @@ def parse_over(text: str, problem: Any) -> Over:
 def sweep(problem: Any, over: Over, order: int = 1,
           outputs: Sequence[str] | None = None) -> Curves:
     """Every selected output component and its derivatives 1..order along the grid."""
-    from gradcli.engine.sources import parse_source
+    from gradcli.language.wrt import parse_source
 
     if order < 0:
         raise SpecError("--order must be 0 or more", "--order")
