@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.engine.autodiff import jvp, sum_all, vjp
+from gradcli.engine.autodiff import jvp
 from gradcli.engine.evaluate import Program, Watch, plan
-from gradcli.engine.graph import Node, Origin, depends_on, leaf, named
+from gradcli.engine.graph import Node, Origin, leaf, named
 from gradcli.engine.ops import nodes as N
-from gradcli.engine.ops.structure import getitem
 from gradcli.engine.rules import STANDARD, RuleTable
 from gradcli.engine.sources import Source, explain_unconnected
 from gradcli.engine.timings import Clock
+from gradcli.engine.transforms import standard
 from gradcli.errors import Location, SpecError, suggest
 from gradcli.language.expr import compile_expr
 from gradcli.language.functions.context import Context
@@ -67,10 +67,11 @@ class Problem:
                  rules: RuleTable | None = None) -> None:
         self.spec = spec
         self.rules = STANDARD if rules is None else rules
+        self.transforms = standard(self.rules)
         self.max_elements = max_elements
         self.check_finite = check_finite  # --check-finite: see evaluate.Watch
         self.clock = Clock()  # where the time goes (`--timings`)
-        self.ctx = Context(spec.dtype, max_elements, self.rules)
+        self.ctx = Context(spec.dtype, max_elements, self.transforms)
         self.values: dict[str, np.ndarray] = {}
         self.leaves: dict[str, Node] = {}
         raw = {**spec.inputs, **(sets or {})}
@@ -190,8 +191,8 @@ class Problem:
         seeds = [leaf(f"cotangent:{name}", node.shape, node.dtype) if name in cotangent
                  else N.ones_like(node) for name, node in chosen]
         with self.clock.phase("differentiate (derivative graph)"):
-            results = _nested_grads([node for _, node in chosen], seeds, sources, order,
-                                    self.rules)
+            results = self.transforms.nested([node for _, node in chosen], seeds, sources,
+                                             order)
         connected = tuple(r is not None for r in results)
         with self.clock.phase("plan"):
             program = plan([r for r in results if r is not None], self.rules)
@@ -358,39 +359,6 @@ def _verified(watch: Watch | None, prefix: str, results: dict[str, Any]) -> dict
     """`results`, or NumericFault (exit 3) if checking and any is NaN/inf."""
     if watch is not None:
         watch.verify(results, prefix)
-    return results
-
-
-def _component(g: Node | None, source: Source) -> Node | None:
-    if g is None or source.index is None:
-        return g
-    return getitem(g, source.index)
-
-
-def _nested_grads(outputs: list[Node], seeds: list[Node], sources: Sequence[Source],
-                  order: int, rules: RuleTable = STANDARD) -> list[Node | None]:
-    """Order 1 for all sources in one reverse pass; each further order is the
-    gradient of the sum of the previous result (seed 002's nested tapes).  A
-    higher order that no longer depends on the source is zero, not None: the
-    first derivative was connected, it is just constant."""
-    first = vjp(outputs, seeds, [s.node for s in sources], rules)
-    results = [_component(g, s) for g, s in zip(first, sources)]
-    for _ in range(order - 1):
-        nxt: list[Node | None] = []
-        for g, source in zip(results, sources):
-            if g is None:
-                nxt.append(None)
-                continue
-            deeper = None
-            if id(source.node) in depends_on([g], [source.node]):
-                (deeper,) = vjp([sum_all(g)], [N.fill(1.0, (), g.dtype)], [source.node],
-                                rules)
-            deeper = _component(deeper, source)
-            if deeper is None:
-                shape = g.shape
-                deeper = N.fill(0.0, shape, g.dtype)
-            nxt.append(deeper)
-        results = nxt
     return results
 
 

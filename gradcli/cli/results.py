@@ -10,6 +10,7 @@ from typing import Any
 import click
 import numpy as np
 
+from gradcli.engine.programs import grad_title
 from gradcli.errors import UnconnectedError
 from gradcli.render.model import Entry, Result
 
@@ -19,19 +20,6 @@ def _sum_of(names: Sequence[str], sizes: Sequence[int]) -> str:
     if len(names) == 1 and sizes[0] == 1:
         return joined
     return f"sum of {joined}"
-
-
-def grad_title(target: str, source: str, order: int, cotangent: bool) -> str:
-    if cotangent:
-        base = f"cotangent · d({target})/d({source})"
-        return base if order == 1 else f"order {order} nested: {base}"
-    if order == 1:
-        return f"d({target})/d({source})"
-    return f"d{_superscript(order)}({target})/d({source}){_superscript(order)} (nested)"
-
-
-def _superscript(n: int) -> str:
-    return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
 def eval_result(problem: Any, outputs: list[str]) -> Result:

@@ -12,24 +12,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradcli.engine.autodiff import jvp
+from gradcli.engine.basis import BASIS, Basis, source_inner
 from gradcli.engine.batching import vmap
 from gradcli.engine.evaluate import Program, plan
 from gradcli.engine.graph import Node, leaf
 from gradcli.engine.jacobians import (
-    BASIS,
-    Basis,
     Build,
     Chunked,
     choose_chunk,
     chunked,
     fwd_builder,
-    gradient_nodes,
     rev_builder,
     rows_to_blocks,
-    source_inner,
 )
 from gradcli.engine.rules import STANDARD, RuleTable
 from gradcli.engine.sources import Source
+from gradcli.engine.transforms import gradient_nodes
 from gradcli.errors import SpecError
 
 Progress = Callable[[int, int], None]

@@ -199,8 +199,7 @@ class References:
     # ---- method (b): finite differences ---------------------------------------------
 
     def fd_functions(self, q: Quantity) -> list[Node] | None:
-        from gradcli.api import _nested_grads
-        from gradcli.engine.jacobians import gradient_nodes
+        from gradcli.engine.transforms import gradient_nodes, nested_grads
 
         problem = self.problem
         outputs = list(problem.outputs.values())
@@ -208,7 +207,7 @@ class References:
             return outputs
         if q.kind == "orders":
             seeds = [N.ones_like(o) for o in outputs]
-            (g,) = _nested_grads(outputs, seeds, [self.sources[q.source]], q.order - 1)
+            (g,) = nested_grads(outputs, seeds, [self.sources[q.source]], q.order - 1)
             return None if g is None else [g]
         if q.kind == "jacobian":
             return [problem.named[q.output]]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,8 +15,10 @@ from gradcli.engine.graph import Node, const
 from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import broadcast
-from gradcli.engine.rules import STANDARD, RuleTable
 from gradcli.errors import ShapeError, SpecError
+
+if TYPE_CHECKING:
+    from gradcli.engine.transforms import Transforms
 
 # Large enough for every workload this tool is for (a 5000 x 5000 float64
 # Hessian block is 25e6), small enough that a typo cannot exhaust memory.
@@ -34,9 +36,10 @@ class Context:
     # Largest array (in elements) a spec may ask for: every shape is checked
     # against it when its node is built, long before anything is allocated.
     max_elements: int = MAX_ELEMENTS
-    # The rewrite rules of the problem's derivative programs (derivative
-    # calls inside expressions build them while compiling).
-    rules: RuleTable = STANDARD
+    # The transformations (and the rule table they simplify with) that
+    # derivative calls inside expressions build with: injected by the API,
+    # so the language never imports autodiff (see engine/transforms.py).
+    transforms: Transforms | None = None
 
 
 def size_error(shape: Sequence[int], limit: int, what: str = "") -> str | None:
