@@ -9,7 +9,7 @@ each requested graph once; every later call with `values=` only evaluates.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from gradcli.language.wrt import expand_models, parse_source
 
 if TYPE_CHECKING:  # the Jacobian machinery is imported when first used
     from gradcli.engine.blocks import BlockPlan, Progress
+    from gradcli.engine.sweep import Curves, Over
 
 Values = Mapping[str, Any]
 
@@ -242,7 +243,7 @@ class Problem:
             with self.clock.phase("differentiate + plan"):
                 block_plan = self._plans[key] = plan_jacobian(
                     chosen, sources, mode, batch_axis, chunk_size, memory, self.max_elements,
-                    self.rules)
+                    self.transforms)
         return self._run_blocks(block_plan, chosen, sources, values, progress)
 
     def hessian(self, batch_axis: int | None = None, values: Values | None = None,
@@ -262,7 +263,7 @@ class Problem:
             with self.clock.phase("differentiate + plan"):
                 block_plan = self._plans[key] = plan_hessian(
                     chosen, sources, batch_axis, chunk_size, memory, self.max_elements,
-                    self.rules)
+                    self.transforms)
         return self._run_blocks(block_plan, chosen, sources, values, progress, "hessian")
 
     def _resolve(self, wrt: Sequence[str] | None, outputs: Sequence[str] | None
@@ -280,7 +281,12 @@ class Problem:
                     sources: Sequence[Source], values: Values | None,
                     progress: Progress | None, kind: str = "jacobian"
                     ) -> dict[str, dict[str, np.ndarray | None]]:
-        from gradcli.engine.blocks import check_independent, independence_program, run_blocks
+        from gradcli.engine.blocks import (
+            check_independent,
+            independence_program,
+            run_blocks,
+            watched,
+        )
 
         inputs = dict(self.inputs_for(values))
         if block_plan.samples is not None:
@@ -290,13 +296,11 @@ class Problem:
             if key not in self._plans:
                 with self.clock.phase("check sample independence"):
                     check_independent(independence_program([n for _, n in chosen], sources,
-                                                           self.rules),
+                                                           self.transforms),
                                       sources, block_plan.samples, inputs)
                 self._plans[key] = True
         if watch := self._watch():  # every batched pass reports to it
-            block_plan = replace(block_plan, runs=tuple(
-                replace(run, program=replace(run.program, watch=watch))
-                for run in block_plan.runs))
+            block_plan = watched(block_plan, watch)
         with self.clock.phase("evaluate (batched passes)"):
             blocks = run_blocks(block_plan, inputs, self.spec.dtype, progress)
         return _verified(watch, kind, blocks)
@@ -346,6 +350,26 @@ class Problem:
         count = len(chosen)
         return (_verified(watch, "outputs", {n: a for (n, _), a in zip(chosen, arrays[:count])}),
                 _verified(watch, "jvp", {n: a for (n, _), a in zip(chosen, arrays[count:])}))
+
+    def sweep(self, over: Over, order: int = 1, outputs: Sequence[str] | None = None
+              ) -> Curves:
+        """Every selected output component and its derivatives 1..order along
+        the grid of `over` (one swept number; see engine/sweep.py)."""
+        from gradcli.engine.sweep import sweep as curves
+        from gradcli.engine.sweep import swept_leaf  # lazy-for-speed: plot only
+
+        if order < 0:
+            raise SpecError("--order must be 0 or more", "--order")
+        source = parse_source(over.source, self.named, "--over")
+        x, shape = swept_leaf(self.leaves, self.named, source, over)
+        chosen = self.select_outputs(outputs)
+        if self.spec.file == "--expr":  # -e: the expression says more than a name
+            title = "; ".join(f"{e.name} = {e.text}" for e in self.spec.outputs)
+        else:
+            title = f"{self.spec.name}: {', '.join(n for n, _ in chosen)} over {over.source}"
+        with self.clock.phase("sweep (differentiate, plan, evaluate)"):
+            return curves(chosen, source, x, shape, self.inputs_for(None), over, order, title,
+                          self.transforms)
 
     def _watch(self) -> Watch | None:
         return Watch(tuple(self.named.values())) if self.check_finite else None

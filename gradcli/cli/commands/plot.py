@@ -5,13 +5,18 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
+import numpy as np
 
 from gradcli.cli.completion import complete_over
 from gradcli.cli.options import problem_options
 from gradcli.cli.support import build_problem
 from gradcli.errors import SpecError
+
+if TYPE_CHECKING:
+    from gradcli.engine.sweep import Over
 
 SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 SUFFIX_FORMATS = {".png": "png", ".svg": "svg", ".csv": "csv"}
@@ -28,6 +33,39 @@ def parse_size(text: str) -> tuple[int, int]:
         raise SpecError("--size: width and height must be between 50 and 10000 pixels",
                         "--size")
     return width, height
+
+
+def parse_over(text: str, problem: Any) -> Over:
+    """`x=-3:3:201`; bounds may be constant expressions (`x=-pi:pi`)."""
+    from gradcli.engine.sweep import DEFAULT_POINTS, MAX_POINTS, Over
+    from gradcli.errors import Location
+    from gradcli.language.specfile import ConstExpr
+
+    source, sep, bounds = text.partition("=")
+    parts = bounds.split(":")
+    if not sep or not source.strip() or len(parts) not in (2, 3):
+        raise SpecError(f"--over needs SOURCE=START:STOP[:POINTS], like x=-3:3:201; got "
+                        f"'{text}'", "--over")
+    where = Location("--over", 1, len(source) + 2)
+    try:
+        start, stop = (float(problem.constant_value(ConstExpr(p, where)))
+                       for p in parts[:2])
+    except (SpecError, TypeError, ValueError) as exc:
+        message = exc.message if isinstance(exc, SpecError) else str(exc)
+        raise SpecError(f"--over {text}: the bounds must be numbers: {message}",
+                        "--over") from None
+    points = DEFAULT_POINTS
+    if len(parts) == 3:
+        if not parts[2].strip().isdigit():
+            raise SpecError(f"--over {text}: POINTS must be a whole number, like 201",
+                            "--over")
+        points = int(parts[2])
+    if not 2 <= points <= MAX_POINTS:
+        raise SpecError(f"--over {text}: POINTS must be between 2 and {MAX_POINTS}", "--over")
+    if not (np.isfinite(start) and np.isfinite(stop)) or start == stop:
+        raise SpecError(f"--over {text}: START and STOP must be finite and different",
+                        "--over")
+    return Over(source.strip(), start, stop, points)
 
 
 def pick_format(fmt: str | None, out: str | None) -> str:
@@ -79,7 +117,7 @@ def plot_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
             not any(item.partition("=")[0].strip() == swept for item in sets):
         sets = (*sets, f"{swept}=0.0")  # -e: the swept input needs no --set of its own
     problem = build_problem(spec, expr, sets, dtype, max_elements)
-    curves = plot.sweep(problem, plot.parse_over(over, problem), order, list(outputs) or None)
+    curves = problem.sweep(parse_over(over, problem), order, list(outputs) or None)
     if fmt == "csv":
         data = plot.render_csv(curves)
     else:
