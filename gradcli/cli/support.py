@@ -123,6 +123,8 @@ def emit(result: Any, fmt: str, out: str | None, precision: int | None,
          check_finite: bool) -> None:
     from gradcli.render import render, write_atomic
 
+    for note in result.notes:
+        click.echo(f"gradcli: note: {note}", err=True)
     bad = [entry for entry in result.entries if entry.value is not None
            and np.asarray(entry.value).dtype.kind == "f"
            and not np.all(np.isfinite(entry.value))]

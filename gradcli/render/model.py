@@ -50,10 +50,14 @@ class Result:
 
     `meta` holds extra top-level JSON keys placed after "command" and before
     the sections (e.g. {"order": 1, "dtype": "float64"}); `summary` are the
-    lines the text format prints first, saying what was computed.
+    lines the text format prints first, saying what was computed; `notes`
+    are what the CLI says on stderr about it.
     """
 
     command: str
     entries: tuple[Entry, ...]
     meta: Mapping[str, Any] = field(default_factory=dict)
     summary: tuple[str, ...] = ()
+    # Diagnostics for stderr (why a source is unconnected); no format renders
+    # them: the CLI prints them, so stdout carries results only.
+    notes: tuple[str, ...] = ()

@@ -21,7 +21,8 @@ def eval_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
     from gradcli.cli.results import eval_result
 
     problem = build_problem(spec, expr, sets, dtype, max_elements)
-    emit(eval_result(problem, list(outputs)), fmt, out, precision, check_finite)
+    values = problem.evaluate(outputs=list(outputs) or None)
+    emit(eval_result(problem, values), fmt, out, precision, check_finite)
 
 
 @click.command("grad")
@@ -45,5 +46,8 @@ def grad_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 
     problem = build_problem(spec, expr, sets, dtype, max_elements)
     cot = dict(parse_direction(item, problem, "--cotangent", max_elements) for item in cotangents)
-    result = grad_result(problem, list(wrt) or None, order, cot, list(outputs), unconnected)
+    chosen = problem.select_outputs(list(outputs) or None)
+    grads = problem.grad(wrt=list(wrt) or None, order=order, cotangent=cot,
+                         outputs=[name for name, _ in chosen])
+    result = grad_result(problem, grads, chosen, order, bool(cot), unconnected)
     emit(result, fmt, out, precision, check_finite)
