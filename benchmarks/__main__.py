@@ -18,6 +18,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import gradcli
 from benchmarks.peers import autograd_calls, jax_calls, tensorflow_calls, torch_calls
 from benchmarks.timing import median_seconds, peak_bytes
 from benchmarks.workloads import gradcli_calls, numpy_mlp_forward
@@ -62,6 +63,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true",
                         help="CI: gradcli only, one quick measurement each, no peers")
     args = parser.parse_args()
+    gradcli.tune_allocator()  # the API's documented opt-in; the CLI applies it itself
     if args.smoke:
         args.budget, args.no_cold_start = 0.01, True
     # Each implementation is built and timed in turn, gradcli and the numpy

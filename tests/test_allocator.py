@@ -1,5 +1,6 @@
-"""The allocator tuning: applied once for large programs, never for tiny
-ones, and switchable off."""
+"""The allocator tuning changes the whole process, so the library never
+applies it by itself: the CLI does at its entry point, and API users opt in
+with `gradcli.tune_allocator()`; GRADCLI_MALLOC_TUNING=0 switches it off."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 
 import pytest
 
-CODE = """
+LIBRARY = """
 import gradcli
 p = gradcli.load({"inputs": {"x": {"value": 0.5, "shape": %s}}, "outputs": {"y": "sum(x * x)"}})
 p.grad()
@@ -18,25 +19,43 @@ planned = tune_allocator.cache_info().currsize
 print(planned, tune_allocator() if planned else "-")
 """
 
+OPT_IN = """
+import gradcli
+print(gradcli.tune_allocator(), gradcli.tune_allocator())
+"""
 
-def _run(shape: str, **env: str) -> str:
-    done = subprocess.run([sys.executable, "-c", CODE % shape], capture_output=True, text=True,
+CLI = """
+import sys
+from gradcli.cli.group import main
+try:
+    main(["eval", "-e", "x * 2", "--set", "x=1.0", "--format", "json"])
+except SystemExit:
+    pass
+from gradcli.engine.allocator import tune_allocator
+print(tune_allocator.cache_info().currsize, file=sys.stderr)
+"""
+
+
+def _run(code: str, **env: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120, env={**os.environ, **env})
     assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
+    return (done.stdout + done.stderr).strip()
 
 
-def test_tiny_programs_leave_the_allocator_alone() -> None:
-    assert _run("[3]") == "0 -"
+@pytest.mark.parametrize("shape", ["[3]", "[200, 200]"])
+def test_the_library_leaves_the_allocator_alone(shape: str) -> None:
+    assert _run(LIBRARY % shape) == "0 -"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt")
-def test_large_programs_tune_it_once() -> None:
-    assert _run("[200, 200]") == "1 True"
-    from gradcli.engine.allocator import tune_allocator
+def test_api_users_opt_in_once() -> None:
+    assert _run(OPT_IN) == "True True"
 
-    assert tune_allocator() in (True, False)  # idempotent, never raises
+
+def test_the_cli_entry_point_applies_it() -> None:
+    assert _run(CLI).splitlines()[-1] == "1"
 
 
 def test_it_can_be_switched_off() -> None:
-    assert _run("[200, 200]", GRADCLI_MALLOC_TUNING="0") == "1 False"
+    assert _run(OPT_IN, GRADCLI_MALLOC_TUNING="0") == "False False"

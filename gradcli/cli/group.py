@@ -83,6 +83,9 @@ for command in (basic.eval_command, basic.grad_command, derivatives.jacobian_com
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: click's own usage errors get our prefix and exit 2."""
     args = list(sys.argv[1:] if argv is None else argv)
+    from gradcli.engine.allocator import tune_allocator
+
+    tune_allocator()  # the CLI owns its process (the library never tunes it)
     try:
         code = cli.main(args=args, prog_name="gradcli", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.allocator import LARGE, tune_allocator
 from gradcli.engine.graph import Node, Origin, const, toposort
 from gradcli.engine.ops import TABLE
 from gradcli.engine.rewrite import rewrite
@@ -93,8 +92,6 @@ def plan(outputs: Sequence[Node], rules: RuleTable = STANDARD) -> Program:
     (folding, merging, identities exact in IEEE up to rounding, names dropped)."""
     outputs = rewrite(outputs, rules, "evaluate").outputs
     order = toposort(outputs)
-    if any(node.size >= LARGE for node in order):
-        tune_allocator()
     slot = {id(node): i for i, node in enumerate(order)}
     last_use: dict[int, int] = {}
     for position, node in enumerate(order):
