@@ -65,13 +65,13 @@ class Problem:
 
     def __init__(self, spec: Spec, sets: Mapping[str, np.ndarray] | None = None,
                  max_elements: int = MAX_ELEMENTS, check_finite: bool = False,
-                 rules: RuleTable | None = None) -> None:
+                 rules: RuleTable | None = None, clock: Clock | None = None) -> None:
         self.spec = spec
         self.rules = STANDARD if rules is None else rules
         self.transforms = standard(self.rules)
         self.max_elements = max_elements
         self.check_finite = check_finite  # --check-finite: see evaluate.Watch
-        self.clock = Clock()  # where the time goes (`--timings`)
+        self.clock = clock or Clock()  # where the time goes (`--timings`)
         self.ctx = Context(spec.dtype, max_elements, self.transforms)
         self.values: dict[str, np.ndarray] = {}
         self.leaves: dict[str, Node] = {}

@@ -27,7 +27,7 @@ import numpy as np
 
 from gradcli.errors import Location, SpecError
 from gradcli.language import initializers as inits
-from gradcli.language.functions.context import MAX_ELEMENTS
+from gradcli.language.limits import MAX_ELEMENTS
 from gradcli.language.network import ACTIVATIONS
 from gradcli.language.yamlread import Document
 

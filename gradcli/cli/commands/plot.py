@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import numpy as np
 
 from gradcli.cli.completion import complete_over
-from gradcli.cli.options import problem_options
-from gradcli.cli.support import build_problem
+from gradcli.cli.options import command, problem_options
 from gradcli.errors import SpecError
 
 if TYPE_CHECKING:
     from gradcli.engine.sweep import Over
+    from gradcli.engine.timings import Clock
 
 SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 SUFFIX_FORMATS = {".png": "png", ".svg": "svg", ".csv": "csv"}
@@ -62,7 +62,7 @@ def parse_over(text: str, problem: Any) -> Over:
         points = int(parts[2])
     if not 2 <= points <= MAX_POINTS:
         raise SpecError(f"--over {text}: POINTS must be between 2 and {MAX_POINTS}", "--over")
-    if not (np.isfinite(start) and np.isfinite(stop)) or start == stop:
+    if not (math.isfinite(start) and math.isfinite(stop)) or start == stop:
         raise SpecError(f"--over {text}: START and STOP must be finite and different",
                         "--over")
     return Over(source.strip(), start, stop, points)
@@ -75,7 +75,7 @@ def pick_format(fmt: str | None, out: str | None) -> str:
     return SUFFIX_FORMATS.get(Path(out).suffix.lower(), "png") if out else "png"
 
 
-@click.command("plot")
+@command("plot")
 @problem_options
 @click.option("--over", required=True, metavar="SOURCE=START:STOP[:POINTS]",
               shell_complete=complete_over,
@@ -97,13 +97,14 @@ def pick_format(fmt: str | None, out: str | None) -> str:
 def plot_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
                  outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                  over: str, order: int, out: str | None, fmt: str | None, size: str,
-                 dpi: int, stacked: bool) -> None:
+                 dpi: int, stacked: bool, clock: Clock) -> None:
     """Plot the outputs as functions of one swept input, with their
     derivatives up to --order, on one figure.  Every other input keeps its
     value.  Needs matplotlib for png/svg: pip install 'gradcli[plot]'.
 
     Example: gradcli plot -e 'tanh(x)' --over x=-3:3:201 --order 2 -o tanh.png
     """
+    from gradcli.cli.support import build_problem
     from gradcli.render import plot
 
     fmt = pick_format(fmt, out)
@@ -116,7 +117,7 @@ def plot_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
     if expr is not None and swept.isidentifier() and \
             not any(item.partition("=")[0].strip() == swept for item in sets):
         sets = (*sets, f"{swept}=0.0")  # -e: the swept input needs no --set of its own
-    problem = build_problem(spec, expr, sets, dtype, max_elements)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock)
     curves = problem.sweep(parse_over(over, problem), order, list(outputs) or None)
     if fmt == "csv":
         data = plot.render_csv(curves)
