@@ -15,27 +15,27 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.engine.autodiff import jvp
-from gradcli.engine.evaluate import Program, Watch, plan
-from gradcli.engine.graph import Node, Origin, leaf, named
+from gradcli.engine.evaluate import Program, Watch
+from gradcli.engine.graph import Node, leaf
+from gradcli.engine.lru import LRU
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.rules import STANDARD, RuleTable
-from gradcli.engine.sources import Source, explain_unconnected
+from gradcli.engine.sources import Source
 from gradcli.engine.timings import Clock
 from gradcli.engine.transforms import standard
 from gradcli.errors import Location, SpecError, suggest
-from gradcli.language.expr import compile_expr
+from gradcli.language.build import build_graph, constant_value
 from gradcli.language.functions.context import Context
 from gradcli.language.inputs import MAX_ELEMENTS
-from gradcli.language.network import ModelSet
 from gradcli.language.specfile import ConstExpr, Spec, load_dict, load_file
-from gradcli.language.wrt import expand_models, parse_source
+from gradcli.language.wrt import parse_source
 
 if TYPE_CHECKING:  # the Jacobian machinery is imported when first used
     from gradcli.engine.blocks import BlockPlan, Progress
     from gradcli.engine.sweep import Curves, Over
 
 Values = Mapping[str, Any]
+PLANS = 128  # planned requests a Problem remembers (least recently used go first)
 
 
 def load(source: str | Path | dict[str, Any], dtype: str | None = None,
@@ -73,68 +73,31 @@ class Problem:
         self.check_finite = check_finite  # --check-finite: see evaluate.Watch
         self.clock = clock or Clock()  # where the time goes (`--timings`)
         self.ctx = Context(spec.dtype, max_elements, self.transforms)
-        self.values: dict[str, np.ndarray] = {}
-        self.leaves: dict[str, Node] = {}
-        raw = {**spec.inputs, **(sets or {})}
-        for name, value in raw.items():
-            array = self.constant_value(value) if isinstance(value, ConstExpr) else value
-            self.values[name] = array
-            self.leaves[name] = leaf(name, array.shape, str(array.dtype))
-        self.named: dict[str, Node] = dict(self.leaves)
-        self.models = ModelSet(spec.models, self.ctx)  # parameters appear as models are called
-        calls = self.models.callables
-        # Every let and output is a `named` node: the fixed point at which
-        # derivatives with respect to it are taken (see graph.named).
-        for expr in spec.lets:
-            self.named[expr.name] = named(
-                compile_expr(expr.text, self.named, self.ctx, expr.where, calls), expr.name,
-                Origin(expr.where, expr.text))
-        self.outputs: dict[str, Node] = {}
-        for expr in spec.outputs:
-            node = named(compile_expr(expr.text, self.named, self.ctx, expr.where, calls),
-                         expr.name, Origin(expr.where, expr.text))
-            self.outputs[expr.name] = node
-            self.named[expr.name] = node
-        for table in (self.leaves, self.named):
-            table.update(self.models.parameters)
-        self.values.update(self.models.values)
-        self._plans: dict[Any, Any] = {}
+        self.graph = build_graph(spec, sets, self.ctx)
+        # the graph's tables, by the names users give them
+        self.values, self.leaves, self.named = self.graph.values, self.graph.leaves, \
+            self.graph.named
+        self.outputs, self.models = self.graph.outputs, self.graph.models
+        self._plans = LRU(PLANS)  # planned requests, bounded (see engine/lru.py)
 
     def constant_value(self, value: ConstExpr) -> np.ndarray:
         """The array of a constant expression (inputs like "ones((4, 1)) * 2")."""
-        node = compile_expr(value.text, {}, self.ctx, value.where)
-        (array,) = plan([node], self.rules).run({})
-        return np.asarray(array, dtype=self.spec.dtype if node.is_float else node.dtype)
+        return constant_value(value, self.ctx)
 
-    # ---- selection ---------------------------------------------------------------
+    # ---- selection (language/build.py) ---------------------------------------------
 
     def select_outputs(self, names: Sequence[str] | None) -> list[tuple[str, Node]]:
-        if not names:
-            return list(self.outputs.items())
-        chosen = []
-        for name in names:
-            if name not in self.named or name in self.leaves:
-                from gradcli.errors import suggest
-
-                raise SpecError(f"unknown output '{name}'{suggest(name, self.outputs)}; "
-                                f"outputs: {', '.join(self.outputs)}", "--output")
-            chosen.append((name, self.named[name]))
-        return chosen
+        return self.graph.select_outputs(names)
 
     def default_wrt(self) -> list[str]:
-        if self.spec.wrt is not None:  # a model's name stands for its parameters
-            return [text for text, _ in expand_models(self.spec.wrt, self.models.groups())]
-        return [name for name, node in self.leaves.items()
-                if node.is_float and name not in self.models.parameters]
+        return self.graph.default_wrt()
 
     def sources(self, wrt: Sequence[str] | None) -> tuple[Source, ...]:
-        if wrt is None and self.spec.wrt is not None:
-            items = list(self.spec.wrt)
-        else:
-            items = [(text, "--wrt") for text in (self.default_wrt() if wrt is None else wrt)]
-        groups = self.models.groups()
-        return tuple(parse_source(text, self.named, where, tuple(groups))
-                     for text, where in expand_models(items, groups))
+        return self.graph.sources(wrt)
+
+    def explain(self, source_key: str, outputs: Sequence[str] | None = None) -> str:
+        """Why the outputs do not depend on a source, in words."""
+        return self.graph.explain(source_key, outputs)
 
     def inputs_for(self, values: Values | None) -> dict[str, np.ndarray]:
         if not values:
@@ -160,7 +123,7 @@ class Problem:
         program = self._plans.get(key)
         if program is None:
             with self.clock.phase("plan"):
-                program = self._plans[key] = plan([node for _, node in chosen], self.rules)
+                program = self._plans[key] = self.transforms.plan([n for _, n in chosen])
         with self.clock.phase("evaluate"):
             arrays = program.run(self.inputs_for(values), watch := self._watch())
         return _verified(watch, "outputs",
@@ -196,7 +159,7 @@ class Problem:
                                              order)
         connected = tuple(r is not None for r in results)
         with self.clock.phase("plan"):
-            program = plan([r for r in results if r is not None], self.rules)
+            program = self.transforms.plan([r for r in results if r is not None])
         built = GradPlan(program, sources, connected, tuple(cotangent))
         self._plans[key] = self._plans[request] = built
         return built
@@ -328,12 +291,12 @@ class Problem:
         if program is None:
             leaves = {id(self.leaves[n]): leaf(f"tangent:{n}", self.leaves[n].shape,
                                                  self.leaves[n].dtype) for n in names}
-            tangents = jvp([node for _, node in chosen], leaves, self.rules)
+            tangents = self.transforms.jvp([node for _, node in chosen], leaves)
             nodes = [node for _, node in chosen] + [
                 t if t is not None else N.zeros_like(node)
                 for t, (_, node) in zip(tangents, chosen)]
             with self.clock.phase("plan"):
-                program = self._plans[key] = plan(nodes, self.rules)
+                program = self._plans[key] = self.transforms.plan(nodes)
         feed = dict(self.inputs_for(values))
         for name in names:
             node = self.leaves[name]
@@ -373,10 +336,6 @@ class Problem:
 
     def _watch(self) -> Watch | None:
         return Watch(tuple(self.named.values())) if self.check_finite else None
-
-    def explain(self, source_key: str, outputs: Sequence[str] | None = None) -> str:
-        (source,) = self.sources([source_key])
-        return explain_unconnected(source, self.select_outputs(outputs))
 
 
 def _verified(watch: Watch | None, prefix: str, results: dict[str, Any]) -> dict[str, Any]:
