@@ -75,7 +75,8 @@ def parse_set(item: str, spec: Any, limit: int, option: str = "--set") -> tuple[
     import yaml
 
     from gradcli.language.inputs import load_array_file
-    from gradcli.language.specfile import check_name, input_value
+    from gradcli.language.names import check_name
+    from gradcli.language.specfile import input_value
 
     name, sep, text = item.partition("=")
     name = name.strip()

@@ -11,12 +11,12 @@ import numpy as np
 
 from gradcli.errors import Location, SpecError, suggest
 from gradcli.language.inputs import FLOAT_DTYPES, MAX_ELEMENTS, from_mapping, literal_array
+from gradcli.language.names import check_name
 from gradcli.language.yamlread import Document, read_yaml
 
 TOP_KEYS = ("name", "description", "dtype", "inputs", "let", "models", "outputs", "wrt",
             "expect")
 EXPECT_KEYS = ("value", "grad", "orders", "jacobian", "hessian", "rtol", "atol")
-NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
 @dataclass(frozen=True)
@@ -57,14 +57,6 @@ def _parse_models(*args: Any) -> Any:
     from gradcli.language.models import parse_models  # only specs with models pay for it
 
     return parse_models(*args)
-
-
-def check_name(name: Any, where: Location, what: str) -> str:
-    if not isinstance(name, str) or not name or name[0].isdigit() or set(name) - NAME_CHARS \
-            or name.startswith("__"):
-        raise SpecError(f"{what} name {name!r} must be an identifier (letters, digits, _)",
-                        where)
-    return name
 
 
 def load_file(path: str, dtype: str | None = None, limit: int = MAX_ELEMENTS) -> Spec:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gradcli.verify.check import SpecReport
+if TYPE_CHECKING:  # the reports are plain data; rendering needs only their type
+    from gradcli.verify.check import SpecReport
 
 TOLERANCE_NOTE = ("pass when |engine - reference| <= atol + rtol*|reference|; fd adds its "
                   "own error estimate (Richardson difference and rounding)")
