@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.engine.evaluate import Program, Watch
+from gradcli.engine.evaluate import Program
 from gradcli.engine.graph import Node, leaf
 from gradcli.engine.lru import LRU
 from gradcli.engine.ops import nodes as N
@@ -32,6 +32,7 @@ from gradcli.language.wrt import parse_source
 
 if TYPE_CHECKING:  # the Jacobian machinery is imported when first used
     from gradcli.engine.blocks import BlockPlan, Progress
+    from gradcli.engine.finite import Watch
     from gradcli.engine.sweep import Curves, Over
 
 Values = Mapping[str, Any]
@@ -70,7 +71,7 @@ class Problem:
         self.rules = STANDARD if rules is None else rules
         self.transforms = standard(self.rules)
         self.max_elements = max_elements
-        self.check_finite = check_finite  # --check-finite: see evaluate.Watch
+        self.check_finite = check_finite  # --check-finite: see engine/finite.py
         self.clock = clock or Clock()  # where the time goes (`--timings`)
         self.ctx = Context(spec.dtype, max_elements, self.transforms)
         self.graph = build_graph(spec, sets, self.ctx)
@@ -335,7 +336,11 @@ class Problem:
                           self.transforms)
 
     def _watch(self) -> Watch | None:
-        return Watch(tuple(self.named.values())) if self.check_finite else None
+        if not self.check_finite:
+            return None
+        from gradcli.engine.finite import Watch  # lazy-for-speed: only --check-finite
+
+        return Watch(tuple(self.named.values()))
 
 
 def _verified(watch: Watch | None, prefix: str, results: dict[str, Any]) -> dict[str, Any]:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gradcli.engine.basis import Basis, source_inner
 from gradcli.engine.chunks import Progress
-from gradcli.engine.evaluate import Program, Watch
+from gradcli.engine.evaluate import Program
 from gradcli.engine.graph import Node, leaf
 from gradcli.engine.jacobians import (
     BasisRun,
@@ -26,6 +27,9 @@ from gradcli.engine.jacobians import (
 from gradcli.engine.sources import Source
 from gradcli.engine.transforms import Transforms
 from gradcli.errors import SpecError
+
+if TYPE_CHECKING:
+    from gradcli.engine.finite import Watch
 
 
 def default_max_memory() -> int:
