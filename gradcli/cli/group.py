@@ -2,28 +2,49 @@
 commands live in `gradcli.cli.commands`, this module builds the group from
 them and is the console entry point.
 
-Start-up matters in shell loops: the command modules import only click and
-the option bundles at import time, so `gradcli --version` loads neither
-numpy nor the language, and each command loads what it uses when it runs."""
+Start-up matters in shell loops: a command's module is imported when the
+command is looked up, and it imports only click and the option bundles at
+import time, so `gradcli --version` loads neither numpy nor the language,
+and each command loads what it uses when it runs."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import click
 
 from gradcli import __version__
-from gradcli.cli.commands import basic, derivatives, plot, reference, symbolic
 from gradcli.engine.allocator import tune_allocator
 from gradcli.errors import EXIT_BUG, GradcliError
 
-COMMANDS = (basic.eval_command, basic.grad_command, derivatives.jacobian_command,
-            derivatives.hessian_command, derivatives.jvp_command, symbolic.check_command,
-            symbolic.symbolic_command, symbolic.graph_command, reference.ops_command,
-            reference.schema_command, plot.plot_command)
+# Every command, by the module that builds it (gradcli.cli.commands.*).
+COMMANDS = {
+    "eval": ("basic", "eval_command"), "grad": ("basic", "grad_command"),
+    "jacobian": ("derivatives", "jacobian_command"),
+    "hessian": ("derivatives", "hessian_command"), "jvp": ("derivatives", "jvp_command"),
+    "check": ("symbolic", "check_command"), "symbolic": ("symbolic", "symbolic_command"),
+    "graph": ("symbolic", "graph_command"), "ops": ("reference", "ops_command"),
+    "schema": ("reference", "schema_command"), "plot": ("plot", "plot_command"),
+}
+
+
+class Commands(Mapping[str, click.Command]):
+    """The group's commands, each module imported when its command is first
+    looked up (`gradcli grad` does not build the options of `plot`)."""
+
+    def __getitem__(self, name: str) -> click.Command:
+        module, attribute = COMMANDS[name]
+        return getattr(importlib.import_module(f"gradcli.cli.commands.{module}"), attribute)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
 
 
 class GradcliGroup(click.Group):
@@ -57,7 +78,7 @@ class GradcliGroup(click.Group):
             ctx.exit(EXIT_BUG)
 
 
-@click.group(cls=GradcliGroup, commands=COMMANDS,
+@click.group(cls=GradcliGroup, commands=Commands(),
              context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gradcli")
 @click.option("--debug", is_flag=True, help="Show a traceback on internal errors.")

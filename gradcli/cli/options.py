@@ -11,10 +11,27 @@ from typing import Any
 
 import click
 
-from gradcli.cli.completion import complete_set, complete_spec, complete_wrt
 from gradcli.engine.timings import Clock
 
 FORMATS = ("text", "json", "yaml", "csv", "npz")
+Complete = Callable[[click.Context, click.Parameter, str], list[Any]]
+
+
+def _on_tab(name: str) -> Complete:
+    """A shell_complete callback of completion.py, imported only when the
+    shell asks (a Tab press), not on every command's start."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from gradcli.cli import completion  # lazy-for-speed: only a Tab press needs it
+
+        return getattr(completion, name)(ctx, param, incomplete)
+
+    complete.__name__ = name
+    return complete
+
+
+complete_spec, complete_wrt, complete_set, complete_over = (
+    _on_tab(n) for n in ("complete_spec", "complete_wrt", "complete_set", "complete_over"))
 
 
 def _stack(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.programs import grad_title, target_text
+from gradcli.engine.sources import grad_title, target_text
 from gradcli.errors import UnconnectedError
 from gradcli.render.model import Entry, Result
 

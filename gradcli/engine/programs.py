@@ -20,13 +20,10 @@ from gradcli.engine.graph import Node, leaf, rule_origin
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.rewrite import Stats, rewrite
 from gradcli.engine.rules import STANDARD
-from gradcli.engine.sources import Source
+from gradcli.engine.sources import Source, grad_title, target_text
 
 if TYPE_CHECKING:
     from gradcli.engine.transforms import Transforms
-
-SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
-
 
 class Selection(Protocol):
     """What the listings need of a problem (gradcli.api.Problem is one)."""
@@ -52,23 +49,6 @@ class Listing:
     @property
     def nodes(self) -> list[Node]:
         return [node for _, _, node in self.results if node is not None]
-
-
-def target_text(chosen: Sequence[tuple[str, Node]]) -> str:
-    """`y` for one scalar output, else `sum of y + z`: what grad differentiates."""
-    names = " + ".join(name for name, _ in chosen)
-    return names if len(chosen) == 1 and chosen[0][1].size == 1 else f"sum of {names}"
-
-
-def grad_title(target: str, source: str, order: int, cotangent: bool) -> str:
-    """`d(sum of y)/d(a)`: the words for what a gradient result is."""
-    if cotangent:
-        base = f"cotangent · d({target})/d({source})"
-        return base if order == 1 else f"order {order} nested: {base}"
-    if order == 1:
-        return f"d({target})/d({source})"
-    power = str(order).translate(SUPERSCRIPTS)
-    return f"d{power}({target})/d({source}){power} (nested)"
 
 
 def _user_names(problem: Selection, chosen: Sequence[tuple[str, Node]]) -> dict[int, str]:

@@ -1,6 +1,7 @@
 """What a user may differentiate with respect to: an input, a `let`
 intermediate, or a component of either (`inp[0,0]`, `X[:,1]`), and the
-plain-words reason when the outputs do not depend on it.
+plain-words reason when the outputs do not depend on it, and the words
+for what a gradient result is (`d(sum of y)/d(a)`).
 
 A Source is built from nodes; reading one from the user's text is the
 language's job (`language/wrt.py`)."""
@@ -13,6 +14,8 @@ from typing import Any
 
 from gradcli.engine.graph import Node, toposort
 from gradcli.engine.ops import TABLE
+
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 @dataclass(frozen=True)
@@ -48,3 +51,20 @@ def explain_unconnected(source: Source, outputs: Sequence[tuple[str, Node]]) -> 
         return (f"{names} depends on {source.key} only through {', '.join(blockers)}; "
                 f"no derivative passes through {'it' if len(blockers) == 1 else 'them'}")
     return f"{names} does not depend on {source.key} through any differentiable path"
+
+
+def target_text(chosen: Sequence[tuple[str, Node]]) -> str:
+    """`y` for one scalar output, else `sum of y + z`: what grad differentiates."""
+    names = " + ".join(name for name, _ in chosen)
+    return names if len(chosen) == 1 and chosen[0][1].size == 1 else f"sum of {names}"
+
+
+def grad_title(target: str, source: str, order: int, cotangent: bool) -> str:
+    """`d(sum of y)/d(a)`: the words for what a gradient result is."""
+    if cotangent:
+        base = f"cotangent · d({target})/d({source})"
+        return base if order == 1 else f"order {order} nested: {base}"
+    if order == 1:
+        return f"d({target})/d({source})"
+    power = str(order).translate(SUPERSCRIPTS)
+    return f"d{power}({target})/d({source}){power} (nested)"

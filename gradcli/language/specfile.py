@@ -53,10 +53,12 @@ class Spec:
     doc: Document | None = None
 
 
-def _parse_models(*args: Any) -> Any:
-    from gradcli.language.models import parse_models  # only specs with models pay for it
+def _parse_models(doc: Document, raw: Any, folder: Path, taken: dict[str, str]) -> Any:
+    if raw is None:
+        return {}
+    from gradcli.language.models import parse_models  # lazy-for-speed: specs with models
 
-    return parse_models(*args)
+    return parse_models(doc, raw, folder, _reserved(taken))
 
 
 def load_file(path: str, dtype: str | None = None, limit: int = MAX_ELEMENTS) -> Spec:
@@ -102,7 +104,7 @@ def from_document(doc: Document, folder: Path, dtype: str | None = None,
             raise SpecError(f"'{expr.name}' is defined twice (already an {taken[expr.name]})",
                             expr.where)
         taken[expr.name] = "expression"
-    models = _parse_models(doc, data.get("models"), folder, _reserved(taken))
+    models = _parse_models(doc, data.get("models"), folder, taken)
     expect = data.get("expect")
     if expect is not None:
         if not isinstance(expect, dict):

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gradcli.cli.completion import complete_over
-from gradcli.cli.options import command, problem_options
+from gradcli.cli.options import command, complete_over, problem_options
 from gradcli.errors import SpecError
 
 if TYPE_CHECKING:

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from gradcli.cli.completion import complete_spec, complete_wrt
-from gradcli.cli.options import command, problem_options
+from gradcli.cli.options import command, complete_spec, complete_wrt, problem_options
 from gradcli.errors import EXIT_MISMATCH, EXIT_USAGE, SpecError
 
 if TYPE_CHECKING:
@@ -139,7 +138,8 @@ def symbolic_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
     Example: gradcli symbolic specs/symbolic-gradient-sin-matmul.yaml --wrt a
     """
     from gradcli.cli.support import build_problem
-    from gradcli.engine.programs import grad_program, target_text
+    from gradcli.engine.programs import grad_program
+    from gradcli.engine.sources import target_text
     from gradcli.render.checks import render_symbolic_json, render_symbolic_text
     from gradcli.render.expression import expressions, temp_prefix
     from gradcli.verify.symbolic import SymbolicReport, closed_forms, element_label, latex_names
