@@ -1,4 +1,4 @@
-"""python -m benchmarks.startup [--rounds N] [--importtime]
+"""python -m benchmarks.startup [--rounds N] [--importtime] [--instructions]
 
 Cold start of the whole CLI process against the floor every numpy program
 pays (`python -c 'import numpy'`), with the targets of issue 12:
@@ -11,6 +11,8 @@ slows all of them alike; each is reported by its minimum and median wall
 time and by its median CPU time (user + system of the child, which
 contention inflates less than wall time).  --importtime adds the modules
 that cost most in `python -X importtime` of the grad command.
+--instructions counts the instructions of each process under valgrind
+(callgrind): slow, but the same on a busy machine as on a quiet one.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ TINY = ("inputs:\n  a: [[1.0, 3.0], [2.0, 6.0]]\n  b: [[1.0], [2.0]]\n"
         "outputs:\n  y: matmul(sin(a), b)\n")
 FLOOR = "python -c 'import numpy'"
 TARGETS = {"gradcli --version": 0.040, "gradcli grad --format json": 0.080}
+# As installed: bytecode is cached (a PYTHONDONTWRITEBYTECODE in the calling
+# shell would make every run compile gradcli from source).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def commands(spec: Path) -> dict[str, list[str]]:
@@ -42,7 +47,7 @@ def commands(spec: Path) -> dict[str, list[str]]:
 def _once(argv: list[str]) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(argv, check=True, capture_output=True)
+    subprocess.run(argv, check=True, capture_output=True, env=ENV)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -55,7 +60,7 @@ def measure(rounds: int = 15) -> dict[str, dict[str, float]]:
         spec = Path(folder) / "tiny.yaml"
         spec.write_text(TINY)
         argvs = commands(spec)
-        for argv in argvs.values():  # warm the page cache and the .pyc files
+        for argv in argvs.values():  # warm the page cache, write the .pyc files
             _once(argv)
         samples: dict[str, list[tuple[float, float]]] = {name: [] for name in argvs}
         for _ in range(rounds):
@@ -89,7 +94,7 @@ def importtime(top: int = 15) -> list[str]:
         spec.write_text(TINY)
         done = subprocess.run([sys.executable, "-X", "importtime", "-m", "gradcli", "grad",
                                str(spec), "--format", "json"], capture_output=True, text=True,
-                              env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, check=True)
+                              env=ENV, check=True)
     rows = []
     for line in done.stderr.splitlines():
         if line.startswith("import time:") and "self [us]" not in line:
@@ -104,10 +109,28 @@ def importtime(top: int = 15) -> list[str]:
     return out
 
 
+def instructions() -> dict[str, int]:
+    """{command: instructions executed} (valgrind's callgrind, if installed)."""
+    found: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        spec = Path(folder) / "tiny.yaml"
+        spec.write_text(TINY)
+        for name, argv in commands(spec).items():
+            _once(argv)  # .pyc files written
+            done = subprocess.run(["valgrind", "--tool=callgrind",
+                                   "--callgrind-out-file=/dev/null", *argv],
+                                  capture_output=True, text=True, env=ENV, check=True)
+            counts = [line.split()[-1] for line in done.stderr.splitlines()
+                      if "Collected" in line]
+            found[name] = int(counts[-1])
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--importtime", action="store_true")
+    parser.add_argument("--instructions", action="store_true")
     args = parser.parse_args()
     figures = measure(args.rounds)
     width = max(len(name) for name in figures)
@@ -118,6 +141,12 @@ def main() -> None:
     print("\n".join(verdicts(figures)))
     if args.importtime:
         print("\n".join(importtime()))
+    if args.instructions:
+        counts = instructions()
+        floor = counts[FLOOR]
+        for name, count in counts.items():
+            print(f"{name:<{width}}  {count / 1e6:7.1f} M instructions  "
+                  f"({(count - floor) / 1e6:+.1f} M vs {FLOOR})")
 
 
 if __name__ == "__main__":
