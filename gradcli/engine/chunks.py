@@ -12,6 +12,12 @@ Sizing reads the one-item graph, built once: an item adds a slot of every
 node that depends on a stacked node (the rest is shared by all items), so
 `budget // (that many elements * itemsize)` items fit in a chunk.  The
 graph is then vmapped and planned once, at that size.
+
+Finite differences (verify/finite_diff.py, not yet on the runner) fit as:
+`plan_chunked(functions + kink signatures, {STACK: source}, len(flat),
+standard(), 8, BUDGET * 8, rows=POINTS)`, a Feed returning the perturbed
+stack of `flat[start:stop]`, and the Richardson step done per chunk on
+what `chunks()` yields, reshaped to (POINTS, size) + shape.
 """
 
 from __future__ import annotations
@@ -80,6 +86,9 @@ class Chunked:
     def run(self, values: Mapping[str, np.ndarray], feed: Feed,
             progress: Progress | None = None) -> list[np.ndarray | None]:
         """Every output over all items, concatenated along axis 0 (rows == 1)."""
+        if self.rows != 1:
+            raise ValueError("run() concatenates items; with several rows per item, "
+                             "reduce each chunk from chunks()")
         parts: list[list[np.ndarray]] = [[] for _ in self.present]
         slots = [i for i, ok in enumerate(self.present) if ok]
         for start, stop, arrays in self.chunks(values, feed, progress):
