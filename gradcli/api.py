@@ -76,9 +76,9 @@ class Problem:
         self.ctx = Context(spec.dtype, max_elements, self.transforms)
         self.graph = build_graph(spec, sets, self.ctx)
         # the graph's tables, by the names users give them
-        self.values, self.leaves, self.named = self.graph.values, self.graph.leaves, \
-            self.graph.named
-        self.outputs, self.models = self.graph.outputs, self.graph.models
+        self.values, self.leaves = self.graph.values, self.graph.leaves
+        self.named, self.outputs = self.graph.named, self.graph.outputs
+        self.models = self.graph.models
         self._plans = LRU(PLANS)  # planned requests, bounded (see engine/lru.py)
 
     def constant_value(self, value: ConstExpr) -> np.ndarray:
