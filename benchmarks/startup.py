@@ -119,7 +119,8 @@ def instructions() -> dict[str, int]:
             _once(argv)  # .pyc files written
             done = subprocess.run(["valgrind", "--tool=callgrind",
                                    "--callgrind-out-file=/dev/null", *argv],
-                                  capture_output=True, text=True, env=ENV, check=True)
+                                  capture_output=True, text=True, check=True,
+                                  env={**ENV, "PYTHONHASHSEED": "0"})  # same dict layouts
             counts = [line.split()[-1] for line in done.stderr.splitlines()
                       if "Collected" in line]
             found[name] = int(counts[-1])
