@@ -19,4 +19,14 @@ def load(source: Any, dtype: str | None = None, **options: Any) -> Problem:
     return _load(source, dtype=dtype, **options)
 
 
-__all__ = ["load", "__version__"]
+def tune_allocator() -> bool:
+    """Opt in to keeping freed numpy buffers in the heap (glibc mallopt):
+    large repeated evaluations stop page-faulting (see
+    `gradcli.engine.allocator`).  It changes the whole process, so only the
+    command line applies it by itself.  True when glibc accepted it."""
+    from gradcli.engine.allocator import tune_allocator as tune
+
+    return tune()
+
+
+__all__ = ["load", "tune_allocator", "__version__"]

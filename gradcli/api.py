@@ -9,37 +9,34 @@ each requested graph once; every later call with `values=` only evaluates.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.engine.autodiff import jvp, sum_all, vjp
-from gradcli.engine.evaluate import Program, Watch, plan
-from gradcli.engine.graph import Node, Origin, depends_on, leaf, named
+from gradcli.engine.evaluate import Program
+from gradcli.engine.graph import Node, leaf
+from gradcli.engine.lru import LRU
 from gradcli.engine.ops import nodes as N
-from gradcli.engine.ops.structure import getitem
 from gradcli.engine.rules import STANDARD, RuleTable
-from gradcli.engine.sources import (
-    Source,
-    expand_models,
-    explain_unconnected,
-    no_sources,
-    parse_source,
-)
+from gradcli.engine.sources import Source
 from gradcli.engine.timings import Clock
+from gradcli.engine.transforms import standard
 from gradcli.errors import Location, SpecError, suggest
-from gradcli.language.expr import compile_expr, compile_let
+from gradcli.language.build import build_graph, constant_value
 from gradcli.language.functions.context import Context
 from gradcli.language.inputs import MAX_ELEMENTS
-from gradcli.language.network import ModelSet
 from gradcli.language.specfile import ConstExpr, Spec, load_dict, load_file
+from gradcli.language.wrt import parse_source
 
 if TYPE_CHECKING:  # the Jacobian machinery is imported when first used
     from gradcli.engine.blocks import BlockPlan, Progress
+    from gradcli.engine.finite import Watch
+    from gradcli.engine.sweep import Curves, Over
 
 Values = Mapping[str, Any]
+PLANS = 128  # planned requests a Problem remembers (least recently used go first)
 
 
 def load(source: str | Path | dict[str, Any], dtype: str | None = None,
@@ -69,86 +66,43 @@ class Problem:
 
     def __init__(self, spec: Spec, sets: Mapping[str, np.ndarray] | None = None,
                  max_elements: int = MAX_ELEMENTS, check_finite: bool = False,
-                 rules: RuleTable | None = None) -> None:
+                 rules: RuleTable | None = None, clock: Clock | None = None) -> None:
         self.spec = spec
         self.rules = STANDARD if rules is None else rules
+        self.transforms = standard(self.rules)
         self.max_elements = max_elements
-        self.check_finite = check_finite  # --check-finite: see evaluate.Watch
-        self.clock = Clock()  # where the time goes (`--timings`)
-        self.ctx = Context(spec.dtype, max_elements, self.rules)
-        self.values: dict[str, np.ndarray] = {}
-        self.leaves: dict[str, Node] = {}
-        raw = {**spec.inputs, **(sets or {})}
-        for name, value in raw.items():
-            array = self.constant_value(value) if isinstance(value, ConstExpr) else value
-            self.values[name] = array
-            self.leaves[name] = leaf(name, array.shape, str(array.dtype))
-        self.named: dict[str, Node] = dict(self.leaves)
-        self.models = ModelSet(spec.models, self.ctx)  # parameters appear as models are called
-        calls = self.models.callables
-        # Every let and output is a `named` node: the fixed point at which
-        # derivatives with respect to it are taken (see graph.named).
-        parts: list[Node] = []  # the arrays of a let binding several names
-        for expr in spec.lets:
-            node, parts = compile_let(expr, self.named, self.ctx, calls, parts)
-            self.named[expr.name] = named(node, expr.name, Origin(expr.where, expr.text))
-        self.outputs: dict[str, Node] = {}
-        for expr in spec.outputs:
-            node = named(compile_expr(expr.text, self.named, self.ctx, expr.where, calls),
-                         expr.name, Origin(expr.where, expr.text))
-            self.outputs[expr.name] = node
-            # Only -e can name its output like an input (`-e 'x * y' --set y=2`);
-            # `named` (sources, --wrt) keeps the input, `outputs` the output.
-            self.named.setdefault(expr.name, node)
-        for table in (self.leaves, self.named):
-            table.update(self.models.parameters)
-        self.values.update(self.models.values)
-        self._plans: dict[Any, Any] = {}
+        self.check_finite = check_finite  # --check-finite: see engine/finite.py
+        self.clock = clock or Clock()  # where the time goes (`--timings`)
+        self.ctx = Context(spec.dtype, max_elements, self.transforms)
+        self.graph = build_graph(spec, sets, self.ctx)
+        # the graph's tables, by the names users give them
+        self.values, self.leaves = self.graph.values, self.graph.leaves
+        self.named, self.outputs = self.graph.named, self.graph.outputs
+        self.models = self.graph.models
+        self._plans = LRU(PLANS)  # planned requests, bounded (see engine/lru.py)
 
     def constant_value(self, value: ConstExpr) -> np.ndarray:
         """The array of a constant expression (inputs like "ones((4, 1)) * 2")."""
-        node = compile_expr(value.text, {}, self.ctx, value.where)
-        (array,) = plan([node], self.rules).run({})
-        return np.asarray(array, dtype=self.spec.dtype if node.is_float else node.dtype)
+        return constant_value(value, self.ctx)
 
-    # ---- selection ---------------------------------------------------------------
+    # ---- selection (language/build.py) ---------------------------------------------
 
     def select_outputs(self, names: Sequence[str] | None) -> list[tuple[str, Node]]:
-        if not names:
-            return list(self.outputs.items())
-        chosen = []
-        for name in names:
-            if name in self.outputs:
-                chosen.append((name, self.outputs[name]))
-            elif name in self.named and name not in self.leaves:  # a let name
-                chosen.append((name, self.named[name]))
-            else:
-                what = f"'{name}' is an input, not an output" if name in self.leaves else \
-                    f"unknown output '{name}'{suggest(name, self.outputs)}"
-                raise SpecError(f"{what}; outputs: {', '.join(self.outputs)}", "--output")
-        return chosen
+        return self.graph.select_outputs(names)
 
     def output_node(self, name: str) -> Node:
         """The node of a selected output or let name (never an input of that name)."""
         return dict(self.select_outputs([name]))[name]
 
     def default_wrt(self) -> list[str]:
-        if self.spec.wrt is not None:  # a model's name stands for its parameters
-            return [text for text, _ in expand_models(self.spec.wrt, self.models.groups())]
-        return [name for name, node in self.leaves.items()
-                if node.is_float and name not in self.models.parameters]
+        return self.graph.default_wrt()
 
     def sources(self, wrt: Sequence[str] | None) -> tuple[Source, ...]:
-        if wrt is None and self.spec.wrt is not None:
-            items = list(self.spec.wrt)
-        else:
-            items = [(text, "--wrt") for text in (self.default_wrt() if wrt is None else wrt)]
-        groups = self.models.groups()
-        found = tuple(parse_source(text, self.named, where, tuple(groups))
-                      for text, where in expand_models(items, groups))
-        if not found and wrt is None:  # nothing asked for, and no default either: exit 2
-            raise no_sources(self)
-        return found
+        return self.graph.sources(wrt)
+
+    def explain(self, source_key: str, outputs: Sequence[str] | None = None) -> str:
+        """Why the outputs do not depend on a source, in words."""
+        return self.graph.explain(source_key, outputs)
 
     def inputs_for(self, values: Values | None) -> dict[str, np.ndarray]:
         if not values:
@@ -174,7 +128,7 @@ class Problem:
         program = self._plans.get(key)
         if program is None:
             with self.clock.phase("plan"):
-                program = self._plans[key] = plan([node for _, node in chosen], self.rules)
+                program = self._plans[key] = self.transforms.plan([n for _, n in chosen])
         with self.clock.phase("evaluate"):
             arrays = program.run(self.inputs_for(values), watch := self._watch())
         return _verified(watch, "outputs",
@@ -206,11 +160,11 @@ class Problem:
         seeds = [leaf(f"cotangent:{name}", node.shape, node.dtype) if name in cotangent
                  else N.ones_like(node) for name, node in chosen]
         with self.clock.phase("differentiate (derivative graph)"):
-            results = _nested_grads([node for _, node in chosen], seeds, sources, order,
-                                    self.rules)
+            results = self.transforms.nested([node for _, node in chosen], seeds, sources,
+                                             order)
         connected = tuple(r is not None for r in results)
         with self.clock.phase("plan"):
-            program = plan([r for r in results if r is not None], self.rules)
+            program = self.transforms.plan([r for r in results if r is not None])
         built = GradPlan(program, sources, connected, tuple(cotangent))
         self._plans[key] = self._plans[request] = built
         return built
@@ -257,7 +211,7 @@ class Problem:
             with self.clock.phase("differentiate + plan"):
                 block_plan = self._plans[key] = plan_jacobian(
                     chosen, sources, mode, batch_axis, chunk_size, memory, self.max_elements,
-                    self.rules)
+                    self.transforms)
         return self._run_blocks(block_plan, chosen, sources, values, progress)
 
     def hessian(self, batch_axis: int | None = None, values: Values | None = None,
@@ -277,7 +231,7 @@ class Problem:
             with self.clock.phase("differentiate + plan"):
                 block_plan = self._plans[key] = plan_hessian(
                     chosen, sources, batch_axis, chunk_size, memory, self.max_elements,
-                    self.rules)
+                    self.transforms)
         return self._run_blocks(block_plan, chosen, sources, values, progress, "hessian")
 
     def _resolve(self, wrt: Sequence[str] | None, outputs: Sequence[str] | None
@@ -295,7 +249,12 @@ class Problem:
                     sources: Sequence[Source], values: Values | None,
                     progress: Progress | None, kind: str = "jacobian"
                     ) -> dict[str, dict[str, np.ndarray | None]]:
-        from gradcli.engine.blocks import check_independent, independence_program, run_blocks
+        from gradcli.engine.blocks import (
+            check_independent,
+            independence_program,
+            run_blocks,
+            watched,
+        )
 
         inputs = dict(self.inputs_for(values))
         if block_plan.samples is not None:
@@ -305,13 +264,11 @@ class Problem:
             if key not in self._plans:
                 with self.clock.phase("check sample independence"):
                     check_independent(independence_program([n for _, n in chosen], sources,
-                                                           self.rules),
+                                                           self.transforms),
                                       sources, block_plan.samples, inputs)
                 self._plans[key] = True
         if watch := self._watch():  # every batched pass reports to it
-            block_plan = replace(block_plan, runs=tuple(
-                replace(run, program=replace(run.program, watch=watch))
-                for run in block_plan.runs))
+            block_plan = watched(block_plan, watch)
         with self.clock.phase("evaluate (batched passes)"):
             blocks = run_blocks(block_plan, inputs, self.spec.dtype, progress)
         return _verified(watch, kind, blocks)
@@ -333,18 +290,18 @@ class Problem:
                 what = "an integer input" if node is not None else \
                     f"not an input{suggest(name, self.leaves)}"
                 raise SpecError(f"--tangent {name}: {what}; tangents go on float inputs "
-                                f"({', '.join(self.default_wrt()) or 'none here'})", "--tangent")
+                                f"({', '.join(self.default_wrt())})", "--tangent")
         key = ("jvp", names, tuple(n for n, _ in chosen))
         program = self._plans.get(key)
         if program is None:
             leaves = {id(self.leaves[n]): leaf(f"tangent:{n}", self.leaves[n].shape,
                                                  self.leaves[n].dtype) for n in names}
-            tangents = jvp([node for _, node in chosen], leaves, self.rules)
+            tangents = self.transforms.jvp([node for _, node in chosen], leaves)
             nodes = [node for _, node in chosen] + [
                 t if t is not None else N.zeros_like(node)
                 for t, (_, node) in zip(tangents, chosen)]
             with self.clock.phase("plan"):
-                program = self._plans[key] = plan(nodes, self.rules)
+                program = self._plans[key] = self.transforms.plan(nodes)
         feed = dict(self.inputs_for(values))
         for name in names:
             node = self.leaves[name]
@@ -362,51 +319,38 @@ class Problem:
         return (_verified(watch, "outputs", {n: a for (n, _), a in zip(chosen, arrays[:count])}),
                 _verified(watch, "jvp", {n: a for (n, _), a in zip(chosen, arrays[count:])}))
 
-    def _watch(self) -> Watch | None:
-        return Watch(tuple(self.named.values())) if self.check_finite else None
+    def sweep(self, over: Over, order: int = 1, outputs: Sequence[str] | None = None
+              ) -> Curves:
+        """Every selected output component and its derivatives 1..order along
+        the grid of `over` (one swept number; see engine/sweep.py)."""
+        from gradcli.engine.sweep import sweep as curves
+        from gradcli.engine.sweep import swept_leaf  # lazy-for-speed: plot only
 
-    def explain(self, source_key: str, outputs: Sequence[str] | None = None) -> str:
-        (source,) = self.sources([source_key])
-        return explain_unconnected(source, self.select_outputs(outputs))
+        if order < 0:
+            raise SpecError("--order must be 0 or more", "--order")
+        source = parse_source(over.source, self.named, "--over")
+        x, shape = swept_leaf(self.leaves, self.named, source, over)
+        chosen = self.select_outputs(outputs)
+        if self.spec.file == "--expr":  # -e: the expression says more than a name
+            title = "; ".join(f"{e.name} = {e.text}" for e in self.spec.outputs)
+        else:
+            title = f"{self.spec.name}: {', '.join(n for n, _ in chosen)} over {over.source}"
+        with self.clock.phase("sweep (differentiate, plan, evaluate)"):
+            return curves(chosen, source, x, shape, self.inputs_for(None), over, order, title,
+                          self.transforms)
+
+    def _watch(self) -> Watch | None:
+        if not self.check_finite:
+            return None
+        from gradcli.engine.finite import Watch  # lazy-for-speed: only --check-finite
+
+        return Watch(tuple(self.named.values()))
 
 
 def _verified(watch: Watch | None, prefix: str, results: dict[str, Any]) -> dict[str, Any]:
     """`results`, or NumericFault (exit 3) if checking and any is NaN/inf."""
     if watch is not None:
         watch.verify(results, prefix)
-    return results
-
-
-def _component(g: Node | None, source: Source) -> Node | None:
-    if g is None or source.index is None:
-        return g
-    return getitem(g, source.index)
-
-
-def _nested_grads(outputs: list[Node], seeds: list[Node], sources: Sequence[Source],
-                  order: int, rules: RuleTable = STANDARD) -> list[Node | None]:
-    """Order 1 for all sources in one reverse pass; each further order is the
-    gradient of the sum of the previous result (seed 002's nested tapes).  A
-    higher order that no longer depends on the source is zero, not None: the
-    first derivative was connected, it is just constant."""
-    first = vjp(outputs, seeds, [s.node for s in sources], rules)
-    results = [_component(g, s) for g, s in zip(first, sources)]
-    for _ in range(order - 1):
-        nxt: list[Node | None] = []
-        for g, source in zip(results, sources):
-            if g is None:
-                nxt.append(None)
-                continue
-            deeper = None
-            if id(source.node) in depends_on([g], [source.node]):
-                (deeper,) = vjp([sum_all(g)], [N.fill(1.0, (), g.dtype)], [source.node],
-                                rules)
-            deeper = _component(deeper, source)
-            if deeper is None:
-                shape = g.shape
-                deeper = N.fill(0.0, shape, g.dtype)
-            nxt.append(deeper)
-        results = nxt
     return results
 
 

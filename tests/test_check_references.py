@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 import gradcli.api
 from gradcli.cli.group import cli
-from gradcli.engine.graph import apply
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.rules import STANDARD, Rule
 from gradcli.verify.check import Options, Quantity, check_file

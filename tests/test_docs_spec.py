@@ -10,13 +10,12 @@ import re
 import shutil
 from pathlib import Path
 
-import jsonschema_mini
 import numpy as np
 import pytest
+import schema_check
 import yaml
 
 import gradcli
-from gradcli.language.schema import spec_schema
 from gradcli.language.specfile import TOP_KEYS
 from gradcli.verify.expect import compare_expect
 
@@ -64,7 +63,7 @@ def test_example_loads_evaluates_and_validates(index: int, tmp_path: Path) -> No
     grads = problem.grad()
     assert grads  # every example has at least one source
     data = json.loads(json.dumps(yaml.safe_load(block)))
-    assert jsonschema_mini.errors(spec_schema(), data) == []
+    assert schema_check.errors(data) == []
     if problem.spec.expect:
         failed = [c for c in compare_expect(problem) if not c.passed]
         assert failed == []

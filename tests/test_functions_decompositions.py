@@ -13,6 +13,7 @@ from test_functions_support import CTX, CTX32, build, builder, rand, value
 
 import gradcli
 from gradcli.engine.graph import leaf
+from gradcli.engine.ops import apply
 from gradcli.errors import ShapeError, SpecError, UndefinedDerivative
 from gradcli.language.functions.results import Results
 
@@ -243,7 +244,6 @@ def test_printed_gradient_programs_are_specs_with_the_same_value(op):
     # decomposition primitives print as the catalogue call they are one result of
     from gradcli.engine.autodiff import grad
     from gradcli.engine.evaluate import evaluate
-    from gradcli.engine.graph import apply
     from gradcli.engine.ops import nodes as N
     from gradcli.render.expression import expressions
 

@@ -240,17 +240,17 @@ def test_einsum_sublist_errors():
 
 
 def test_schema_and_completion_know_let_keys_with_several_names(tmp_path):
-    import jsonschema_mini
     import yaml
+    from schema_check import errors
 
     from gradcli.cli.completion import read_names
     from gradcli.language.schema import spec_schema
 
     spec = {"inputs": {"x": [1.0, 2.0]}, "let": {"a, b": "split(x, 2)", "c,": "split(x, 1)"},
             "outputs": {"y": "a + b + c"}}
-    assert jsonschema_mini.errors(spec_schema(), spec) == []
+    assert errors(spec, spec_schema()) == []
     bad = {**spec, "let": {"a b": "x"}}
-    assert jsonschema_mini.errors(spec_schema(), bad) != []
+    assert errors(bad, spec_schema()) != []
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(spec))
     assert read_names(str(path)).lets == ("a", "b", "c")

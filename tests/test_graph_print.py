@@ -23,7 +23,8 @@ from click.testing import CliRunner
 import gradcli
 from gradcli.engine.autodiff import vjp
 from gradcli.engine.evaluate import evaluate
-from gradcli.engine.graph import Node, apply, const, leaf, toposort
+from gradcli.engine.graph import Node, const, leaf, toposort
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.programs import grad_program, hessian_program
 from gradcli.engine.rewrite import rewrite

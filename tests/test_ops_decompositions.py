@@ -9,7 +9,8 @@ import pytest
 from fdcheck import check_batching, check_derivatives
 
 from gradcli.engine.evaluate import evaluate
-from gradcli.engine.graph import apply, leaf
+from gradcli.engine.graph import leaf
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import decompositions as D
 from gradcli.errors import ShapeError
 

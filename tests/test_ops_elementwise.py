@@ -19,8 +19,8 @@ from fdcheck import check_batching, check_derivatives
 
 from gradcli.engine.autodiff import grad, jvp, vjp
 from gradcli.engine.evaluate import evaluate
-from gradcli.engine.graph import Node, apply, leaf
-from gradcli.engine.ops import TABLE
+from gradcli.engine.graph import Node, leaf
+from gradcli.engine.ops import TABLE, apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.elementwise import BINARY, UNARY
 

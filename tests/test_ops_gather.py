@@ -15,8 +15,8 @@ from fdcheck import check_batching, check_derivatives
 
 from gradcli.engine.autodiff import grad, jvp, vjp
 from gradcli.engine.evaluate import evaluate
-from gradcli.engine.graph import Node, apply, const, leaf
-from gradcli.engine.ops import TABLE
+from gradcli.engine.graph import Node, const, leaf
+from gradcli.engine.ops import TABLE, apply
 from gradcli.engine.ops.gather import ROWS
 from gradcli.errors import ShapeError, SpecError
 

@@ -12,8 +12,8 @@ from exact import LAPACK, assert_det, assert_sum_of_products
 from fdcheck import check_batching, check_derivatives
 
 from gradcli.engine.evaluate import evaluate
-from gradcli.engine.graph import apply, const, leaf
-from gradcli.engine.ops import TABLE
+from gradcli.engine.graph import const, leaf
+from gradcli.engine.ops import TABLE, apply
 from gradcli.engine.ops import linalg as L
 from gradcli.engine.ops import nodes as N
 from gradcli.errors import ShapeError

@@ -17,8 +17,8 @@ from vmapcheck import check_vmap
 
 from gradcli.engine.autodiff import grad, jvp, vjp
 from gradcli.engine.evaluate import evaluate
-from gradcli.engine.graph import Node, apply, leaf
-from gradcli.engine.ops import TABLE
+from gradcli.engine.graph import Node, leaf
+from gradcli.engine.ops import TABLE, apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.rounding import ROWS, sym
 

@@ -19,8 +19,8 @@ from vmapcheck import check_vmap
 
 from gradcli.engine.autodiff import grad
 from gradcli.engine.evaluate import evaluate
-from gradcli.engine.graph import apply, leaf
-from gradcli.engine.ops import TABLE
+from gradcli.engine.graph import leaf
+from gradcli.engine.ops import TABLE, apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.special import ROWS
 

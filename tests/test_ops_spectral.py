@@ -13,7 +13,8 @@ from rounding import assert_within, matrix_scale
 
 from gradcli.engine.autodiff import grad, jvp
 from gradcli.engine.evaluate import evaluate
-from gradcli.engine.graph import apply, leaf
+from gradcli.engine.graph import leaf
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops import spectral as S
 from gradcli.engine.ops import svd as V

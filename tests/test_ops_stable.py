@@ -13,8 +13,8 @@ import pytest
 from fdcheck import check_batching, check_derivatives
 
 from gradcli.engine.evaluate import evaluate
-from gradcli.engine.graph import apply, leaf
-from gradcli.engine.ops import TABLE, softmax, stable
+from gradcli.engine.graph import leaf
+from gradcli.engine.ops import TABLE, apply, softmax, stable
 
 FAMILY = [row.name for row in softmax.ROWS]
 LOGS = [row.name for row in stable.ROWS]

@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 import gradcli
+from gradcli.cli.commands.plot import parse_over
 from gradcli.cli.group import cli
+from gradcli.engine.sweep import Over
 from gradcli.errors import SpecError
-from gradcli.render.plot import Over, parse_over, sweep
 
 SPECS = Path(__file__).parent.parent / "specs"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -109,7 +110,7 @@ def test_curves_equal_the_engine_point_by_point(spec: str, source: str, output: 
     index = tuple(int(i) for i in rest.rstrip("]").split(",")) if rest else None
     base = problem.values[name]
     centre = float(np.ravel(base[index] if index is not None else base)[0])
-    curves = sweep(problem, Over(source, centre - 1.0, centre + 1.0, 9), 3, [output])
+    curves = problem.sweep(Over(source, centre - 1.0, centre + 1.0, 9), 3, [output])
     for i, point in enumerate(curves.grid):
         value = base.copy()
         if index is None:
@@ -128,7 +129,7 @@ def test_curves_equal_the_engine_point_by_point(spec: str, source: str, output: 
 
 def test_every_component_of_a_small_output_is_its_own_curve() -> None:
     problem = gradcli.load(str(SPECS / "gradient-of-a-list-of-losses-sums.yaml"))
-    curves = sweep(problem, parse_over("b[1]=-2:2:5", problem), 1)
+    curves = problem.sweep(parse_over("b[1]=-2:2:5", problem), 1)
     assert [(s.output, s.order) for s in curves.series] == [
         ("xentropy[0]", 0), ("xentropy[0]", 1), ("xentropy[1]", 0), ("xentropy[1]", 1)]
     assert all(s.values.shape == (5,) for s in curves.series)
@@ -144,12 +145,12 @@ def test_an_unused_input_gives_zero_derivatives_and_a_note() -> None:
 
 
 def test_large_sweeps_run_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    import gradcli.render.plot as plot
+    import gradcli.engine.sweep as plot
 
     problem = gradcli.load(str(SPECS / "quickstart.yaml"))
-    whole = sweep(problem, Over("x", -1.0, 1.0, 101), 2)
+    whole = problem.sweep(Over("x", -1.0, 1.0, 101), 2)
     monkeypatch.setattr(plot, "CHUNK_ELEMENTS", 100)  # forces several chunks
-    chunked = sweep(problem, Over("x", -1.0, 1.0, 101), 2)
+    chunked = problem.sweep(Over("x", -1.0, 1.0, 101), 2)
     for a, b in zip(whole.series, chunked.series):
         np.testing.assert_array_equal(a.values, b.values)
 
@@ -175,4 +176,4 @@ def test_bad_sweeps_are_usage_errors(over: str, message: str) -> None:
 def test_a_let_name_cannot_be_swept() -> None:
     problem = gradcli.load(str(SPECS / "nested-gradient-wrt-concatenated-tensor.yaml"))
     with pytest.raises(SpecError, match="sweeps an input"):
-        sweep(problem, Over("X[0,0]", 0.0, 1.0, 3), 1)
+        problem.sweep(Over("X[0,0]", 0.0, 1.0, 3), 1)

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema_mini  # tests/: a validator for the keywords the schema uses
 import pytest
+import schema_check  # tests/: jsonschema (the test extra) against `gradcli schema`
 import yaml
 from click.testing import CliRunner
 
@@ -158,12 +158,12 @@ def test_schema_names_exactly_the_keys_the_loader_accepts() -> None:
 
 
 def test_schema_is_well_formed() -> None:
-    assert jsonschema_mini.check_schema(spec_schema()) == []
+    assert schema_check.schema_problems(spec_schema()) == []
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.name for p in SPECS])
 def test_schema_validates_every_shipped_spec(path: Path) -> None:
-    assert jsonschema_mini.errors(spec_schema(), _load_yaml(path)) == []
+    assert schema_check.errors(_load_yaml(path)) == []
 
 
 BASE = {"inputs": {"x": 0.5, "w": [1.0, 2.0]}, "outputs": {"y": "sum(sin(x * w))"}}
@@ -204,14 +204,14 @@ def _merged(patch: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_the_base_document_is_valid_for_both() -> None:
-    assert jsonschema_mini.errors(spec_schema(), BASE) == []
+    assert schema_check.errors(BASE) == []
     load_dict(copy.deepcopy(BASE))
 
 
 @pytest.mark.parametrize("case", list(BROKEN))
 def test_schema_rejects_a_broken_spec_that_the_loader_rejects(case: str) -> None:
     doc = _merged(BROKEN[case])
-    assert jsonschema_mini.errors(spec_schema(), _json_view(doc)), case
+    assert schema_check.errors(_json_view(doc)), case
     with pytest.raises(SpecError):  # the schema is not stricter than gradcli itself
         load_dict(copy.deepcopy(doc), folder=ROOT / "specs")
 
@@ -227,7 +227,7 @@ BROKEN_FOR_CHECK = {
 @pytest.mark.parametrize("case", list(BROKEN_FOR_CHECK))
 def test_schema_rejects_a_broken_expect_block(case: str) -> None:
     doc = _merged(BROKEN_FOR_CHECK[case])
-    assert jsonschema_mini.errors(spec_schema(), _json_view(doc)), case
+    assert schema_check.errors(_json_view(doc)), case
 
 
 def test_real_jsonschema_agrees_when_installed() -> None:

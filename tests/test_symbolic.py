@@ -19,8 +19,8 @@ from click.testing import CliRunner
 import gradcli
 from gradcli.cli.group import cli
 from gradcli.engine.evaluate import evaluate
-from gradcli.engine.graph import Node, apply, const, leaf
-from gradcli.engine.ops import TABLE
+from gradcli.engine.graph import Node, const, leaf
+from gradcli.engine.ops import TABLE, apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import infer_elementwise, infer_predicate
 from gradcli.errors import NoSymbolicForm

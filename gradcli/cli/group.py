@@ -1,19 +1,50 @@
 """The command line: options -> api -> render.  No math lives here; the
-commands live in `gradcli.cli.commands`, this module is the group and the entry."""
+commands live in `gradcli.cli.commands`, this module builds the group from
+them and is the console entry point.
+
+Start-up matters in shell loops: a command's module is imported when the
+command is looked up, and it imports only click and the option bundles at
+import time, so `gradcli --version` loads neither numpy nor the language,
+and each command loads what it uses when it runs."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import click
 
 from gradcli import __version__
-from gradcli.cli.commands import basic, derivatives, plot, reference, symbolic
+from gradcli.engine.allocator import tune_allocator
 from gradcli.errors import EXIT_BUG, GradcliError
+
+# Every command, by the module that builds it (gradcli.cli.commands.*).
+COMMANDS = {
+    "eval": ("basic", "eval_command"), "grad": ("basic", "grad_command"),
+    "jacobian": ("derivatives", "jacobian_command"),
+    "hessian": ("derivatives", "hessian_command"), "jvp": ("derivatives", "jvp_command"),
+    "check": ("symbolic", "check_command"), "symbolic": ("symbolic", "symbolic_command"),
+    "graph": ("symbolic", "graph_command"), "ops": ("reference", "ops_command"),
+    "schema": ("reference", "schema_command"), "plot": ("plot", "plot_command"),
+}
+
+
+class Commands(Mapping[str, click.Command]):
+    """The group's commands, each module imported when its command is first
+    looked up (`gradcli grad` does not build the options of `plot`)."""
+
+    def __getitem__(self, name: str) -> click.Command:
+        module, attribute = COMMANDS[name]
+        return getattr(importlib.import_module(f"gradcli.cli.commands.{module}"), attribute)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
 
 
 class GradcliGroup(click.Group):
@@ -22,12 +53,7 @@ class GradcliGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            start = time.perf_counter()
-            result = super().invoke(ctx)
-            from gradcli.cli.support import report_timings
-
-            report_timings(ctx, time.perf_counter() - start)
-            return result
+            return super().invoke(ctx)
         except GradcliError as exc:
             click.echo(f"gradcli: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
@@ -52,7 +78,8 @@ class GradcliGroup(click.Group):
             ctx.exit(EXIT_BUG)
 
 
-@click.group(cls=GradcliGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GradcliGroup, commands=Commands(),
+             context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gradcli")
 @click.option("--debug", is_flag=True, help="Show a traceback on internal errors.")
 def cli(debug: bool) -> None:
@@ -62,27 +89,10 @@ def cli(debug: bool) -> None:
     """
 
 
-def _remember_timings(context: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        context.find_root().meta["gradcli.engine.timings"] = True
-
-
-for command in (basic.eval_command, basic.grad_command, derivatives.jacobian_command,
-                derivatives.hessian_command, derivatives.jvp_command, symbolic.check_command,
-                symbolic.symbolic_command, symbolic.graph_command, reference.ops_command,
-                reference.schema_command, plot.plot_command):
-    # One --timings for every command; the group reports after the command ran.
-    command.params.append(click.Option(
-        ["--timings"], is_flag=True, expose_value=False, is_eager=True,
-        callback=_remember_timings,
-        help="Print where the time went (load, build, differentiate, plan, evaluate, "
-             "render) to stderr."))
-    cli.add_command(command)
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: click's own usage errors get our prefix and exit 2."""
     args = list(sys.argv[1:] if argv is None else argv)
+    tune_allocator()  # the CLI owns its process (the library never tunes it)
     try:
         code = cli.main(args=args, prog_name="gradcli", standalone_mode=False)
     except click.exceptions.Exit as exc:

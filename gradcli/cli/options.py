@@ -1,15 +1,37 @@
-"""Option bundles shared by the commands, as decorators (one place each)."""
+"""Option bundles shared by the commands, as decorators (one place each),
+and `command`, which builds every gradcli command with `--timings`."""
 
 from __future__ import annotations
 
+import functools
+import inspect
+import time
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from gradcli.cli.completion import complete_set, complete_spec, complete_wrt
+from gradcli.engine.timings import Clock
 
 FORMATS = ("text", "json", "yaml", "csv", "npz")
+Complete = Callable[[click.Context, click.Parameter, str], list[Any]]
+
+
+def _on_tab(name: str) -> Complete:
+    """A shell_complete callback of completion.py, imported only when the
+    shell asks (a Tab press), not on every command's start."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from gradcli.cli import completion  # lazy-for-speed: only a Tab press needs it
+
+        return getattr(completion, name)(ctx, param, incomplete)
+
+    complete.__name__ = name
+    return complete
+
+
+complete_spec, complete_wrt, complete_set, complete_over = (
+    _on_tab(n) for n in ("complete_spec", "complete_wrt", "complete_set", "complete_over"))
 
 
 def _stack(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -58,3 +80,34 @@ derivative_options = _stack(
                  show_default=True,
                  help="What an unconnected source gives: null, zeros, or an error (exit 2)."),
 )
+
+
+def _timings() -> click.Option:
+    return click.Option(["--timings"], is_flag=True,
+                        help="Print where the time went (load, build, differentiate, plan, "
+                             "evaluate, render) to stderr.")
+
+
+def command(name: str, **attrs: Any) -> Callable[[Callable[..., Any]], click.Command]:
+    """A gradcli command: click's command built with `--timings` (declared
+    here, once, for every command).  A callback that takes `clock` gets the
+    command's own Clock to pass to the API; after it returns, `--timings`
+    reports its phases and the command's wall time on stderr."""
+
+    def build(func: Callable[..., Any]) -> click.Command:
+        wants_clock = "clock" in inspect.signature(func).parameters
+
+        @functools.wraps(func)
+        def callback(*args: Any, timings: bool, **kwargs: Any) -> Any:
+            clock, start = Clock(), time.perf_counter()
+            result = func(*args, **kwargs, **({"clock": clock} if wants_clock else {}))
+            if timings:
+                click.echo(clock.report(time.perf_counter() - start), err=True)
+            return result
+
+        # click lists decorator parameters innermost last: --timings ends the list
+        params = [_timings(), *getattr(func, "__click_params__", [])]
+        callback.__click_params__ = params  # type: ignore[attr-defined]
+        return click.command(name, **attrs)(callback)
+
+    return build

@@ -1,59 +1,40 @@
 """Engine results turned into a `render.Result`, with titles that say what
 was computed (`d(sum of y)/d(a)`), so nobody mistakes a summed gradient for
-a Jacobian.  No math here: only selection, labels and the unconnected policy."""
+a Jacobian.  No math here: only selection, labels and the unconnected policy.
+
+These functions compute nothing and print nothing: the command passes in
+what the API computed, and the notes for stderr (why a source is
+unconnected) travel in `Result.notes` for the CLI to print."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import click
 import numpy as np
 
+from gradcli.engine.sources import grad_title, target_text
 from gradcli.errors import UnconnectedError
 from gradcli.render.model import Entry, Result
 
 
-def _sum_of(names: Sequence[str], sizes: Sequence[int]) -> str:
-    joined = " + ".join(names)
-    if len(names) == 1 and sizes[0] == 1:
-        return joined
-    return f"sum of {joined}"
-
-
-def grad_title(target: str, source: str, order: int, cotangent: bool) -> str:
-    if cotangent:
-        base = f"cotangent · d({target})/d({source})"
-        return base if order == 1 else f"order {order} nested: {base}"
-    if order == 1:
-        return f"d({target})/d({source})"
-    return f"d{_superscript(order)}({target})/d({source}){_superscript(order)} (nested)"
-
-
-def _superscript(n: int) -> str:
-    return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
-
-
-def eval_result(problem: Any, outputs: list[str]) -> Result:
-    values = problem.evaluate(outputs=outputs or None)
+def eval_result(problem: Any, values: Mapping[str, np.ndarray]) -> Result:
     entries = tuple(Entry(("outputs", name), name, value) for name, value in values.items())
     return Result("eval", entries, {"dtype": problem.spec.dtype},
                   (f"eval: values of {', '.join(values)} ({problem.spec.dtype})",), ("outputs",))
 
 
-def grad_result(problem: Any, wrt: list[str] | None, order: int,
-                cotangent: Mapping[str, np.ndarray], outputs: list[str],
+def grad_result(problem: Any, grads: Mapping[str, np.ndarray | None],
+                chosen: Sequence[tuple[str, Any]], order: int, cotangent: bool,
                 unconnected: str) -> Result:
-    chosen = problem.select_outputs(outputs or None)
-    grads = problem.grad(wrt=wrt, order=order, cotangent=cotangent,
-                         outputs=[name for name, _ in chosen])
-    target = _sum_of([name for name, _ in chosen], [node.size for _, node in chosen])
+    target = target_text(chosen)
     entries = []
+    notes: list[str] = []
     for key, value in grads.items():
         note = ""
         if value is None:
             value, note = unconnected_value(problem, key, [n for n, _ in chosen], unconnected,
-                                            component_shape(problem, key))
+                                            component_shape(problem, key), notes)
         title = grad_title(target, key, order, bool(cotangent))
         entries.append(Entry(("grad", key), title, value, note))
     rule = ("vjp with the given cotangents (other outputs weighted by ones)" if cotangent
@@ -61,7 +42,7 @@ def grad_result(problem: Any, wrt: list[str] | None, order: int,
                  "(use `gradcli jacobian` for every partial)")
     summary = (f"grad: {rule}; order {order}; {problem.spec.dtype}",)
     return Result("grad", tuple(entries), {"order": order, "dtype": problem.spec.dtype},
-                  summary, ("grad",))
+                  summary, sections=("grad",), notes=tuple(notes))
 
 
 def component_shape(problem: Any, key: str, per_sample: bool = False) -> tuple[int, ...]:
@@ -74,23 +55,18 @@ def component_shape(problem: Any, key: str, per_sample: bool = False) -> tuple[i
 
 
 def unconnected_value(problem: Any, key: str, outputs: Sequence[str], policy: str,
-                      shape: tuple[int, ...], noted: set[str] | None = None
+                      shape: tuple[int, ...], notes: list[str]
                       ) -> tuple[np.ndarray | None, str]:
-    """The `--unconnected none|zero|error` policy, with the reason on stderr
-    (once per source when `noted` collects the sources already explained)."""
+    """The `--unconnected none|zero|error` policy, with the reason added to
+    `notes` for stderr (once per source)."""
     reason = problem.explain(key, list(outputs))
     if policy == "error":
         raise UnconnectedError(f"unconnected source {key}: {reason}", "--wrt")
-    if noted is None or key not in noted:
-        click.echo(f"gradcli: note: {key} is unconnected: {reason}", err=True)
-        if noted is not None:
-            noted.add(key)
+    note = f"{key} is unconnected: {reason}"
+    if note not in notes:
+        notes.append(note)
     value = np.zeros(shape, dtype=problem.spec.dtype) if policy == "zero" else None
     return value, f"unconnected: {reason}"
-
-
-def blocks_unconnected(problem: Any, key: str, outputs: Sequence[str]) -> bool:
-    return problem.grad(wrt=[key], outputs=list(outputs))[key] is None
 
 
 def _layout(samples: bool) -> str:
@@ -100,7 +76,7 @@ def _layout(samples: bool) -> str:
 def jacobian_result(problem: Any, blocks: Mapping[str, Mapping[str, np.ndarray | None]],
                     batch_axis: int | None, mode: str, unconnected: str = "none") -> Result:
     entries = []
-    noted: set[str] = set()
+    notes: list[str] = []
     per = batch_axis is not None
     for out, row in blocks.items():
         out_shape = problem.output_node(out).shape
@@ -109,14 +85,15 @@ def jacobian_result(problem: Any, blocks: Mapping[str, Mapping[str, np.ndarray |
             if value is None:
                 shape = ((out_shape[0],) + out_shape[1:] if per else out_shape) + \
                     component_shape(problem, src, per)
-                value, note = unconnected_value(problem, src, [out], unconnected, shape, noted)
+                value, note = unconnected_value(problem, src, [out], unconnected, shape, notes)
             entries.append(Entry(("jacobian", out, src), f"d {out} / d {src}", value, note,
                                  row_axes=None if per else len(out_shape)))
     summary = (f"jacobian: every partial d(output)/d(source), mode {mode}"
                + (", per sample along axis 0" if batch_axis is not None else "")
                + f"; {problem.spec.dtype}",)
     meta = {"mode": mode, "batch_axis": batch_axis, "dtype": problem.spec.dtype}
-    return Result("jacobian", tuple(entries), meta, summary, ("jacobian",))
+    return Result("jacobian", tuple(entries), meta, summary, sections=("jacobian",),
+                  notes=tuple(notes))
 
 
 def hessian_result(problem: Any, blocks: Mapping[str, Mapping[str, np.ndarray | None]],
@@ -124,19 +101,22 @@ def hessian_result(problem: Any, blocks: Mapping[str, Mapping[str, np.ndarray | 
                    unconnected: str = "none") -> Result:
     chosen = problem.select_outputs(list(outputs) or None)
     names = [n for n, _ in chosen]
-    target = _sum_of(names, [node.size for _, node in chosen])
+    target = target_text(chosen)
     per = batch_axis is not None
     samples = (chosen[0][1].shape[0],) if per else ()
     entries = []
-    noted: set[str] = set()
+    notes: list[str] = []
+    # An unconnected source has no Hessian row (and a null column in every
+    # connected row); a connected one has at least its diagonal block.
+    unlinked = {src for src, row in blocks.items() if all(v is None for v in row.values())}
     for src_i, row in blocks.items():
         inner_i = component_shape(problem, src_i, per)
         for src_j, value in row.items():
             note = ""
             if value is None:
                 shape = samples + inner_i + component_shape(problem, src_j, per)
-                key = src_i if blocks_unconnected(problem, src_i, names) else src_j
-                value, note = unconnected_value(problem, key, names, unconnected, shape, noted)
+                key = src_i if src_i in unlinked else src_j
+                value, note = unconnected_value(problem, key, names, unconnected, shape, notes)
             entries.append(Entry(("hessian", src_i, src_j),
                                  f"d²({target}) / d {src_i} d {src_j}", value, note,
                                  row_axes=None if per else len(inner_i)))
@@ -145,7 +125,7 @@ def hessian_result(problem: Any, blocks: Mapping[str, Mapping[str, np.ndarray | 
                                          else "") + f"; {problem.spec.dtype}",)
     return Result("hessian", tuple(entries), {"batch_axis": batch_axis,
                                               "dtype": problem.spec.dtype}, summary,
-                  ("hessian",))
+                  sections=("hessian",), notes=tuple(notes))
 
 
 def jvp_result(problem: Any, values: Mapping[str, np.ndarray],

@@ -1,5 +1,8 @@
 """What every command does around the engine: build the Problem from the
-spec or -e, parse --set/--cotangent values, render and write the result."""
+spec or -e, parse --set/--cotangent values, render and write the result.
+
+Everything a helper needs comes in as an argument (the command's clock, its
+--check-finite flag): nothing is read from click's context."""
 
 from __future__ import annotations
 
@@ -14,14 +17,14 @@ import numpy as np
 
 from gradcli.engine.timings import Clock
 from gradcli.errors import Location, NumericFault, SpecError
-from gradcli.language.inputs import MAX_ELEMENTS
+from gradcli.language.limits import MAX_ELEMENTS
 
 
 def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype: str | None,
-                  max_elements: int | None, check_finite: bool | None = None) -> Any:
-    """The Problem of a command.  `check_finite` defaults to the running
-    command's --check-finite flag, so every command that has the option
-    evaluates with per-step checks (exit 3 naming where a NaN arose)."""
+                  max_elements: int | None, clock: Clock, check_finite: bool = False) -> Any:
+    """The Problem of a command, timed on the command's `clock`; with
+    `check_finite` (--check-finite) it evaluates with per-step checks (exit
+    3 naming where a NaN arose)."""
     from gradcli.api import Problem
     from gradcli.language.specfile import from_document, load_file
     from gradcli.language.yamlread import Document
@@ -29,7 +32,6 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
     limit = max_elements or MAX_ELEMENTS
     if spec and expr:
         raise SpecError("give either a SPEC file or -e/--expr, not both", "--expr")
-    clock = command_clock()
     with clock.phase("load (read, parse, validate)"):
         if expr is not None:
             where = Location("--expr", 1, 1)
@@ -48,10 +50,8 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
                 _check_settable(name, loaded)
             overrides[name] = value
     with clock.phase("build (forward graph)"):
-        problem = Problem(loaded, overrides, max_elements=limit,
-                          check_finite=_flag("check_finite") if check_finite is None
-                          else check_finite)
-    problem.clock = clock
+        problem = Problem(loaded, overrides, max_elements=limit, check_finite=check_finite,
+                          clock=clock)
     _warn_unused(problem, overrides)
     return problem
 
@@ -85,33 +85,14 @@ def _warn_unused(problem: Any, sets: Sequence[str]) -> None:
                        f"uses{suggest(name, problem.spec.inputs)}", err=True)
 
 
-def _flag(name: str) -> bool:
-    context = click.get_current_context(silent=True)
-    return bool(context is not None and context.params.get(name))
-
-
-def command_clock() -> Clock:
-    """The clock of the running command (one per click context)."""
-    context = click.get_current_context(silent=True)
-    if context is None:
-        return Clock()
-    return context.find_root().meta.setdefault("gradcli.clock", Clock())
-
-
-def report_timings(context: click.Context, total: float) -> None:
-    """`--timings`: the phases of the command that just ran, to stderr."""
-    if context.find_root().meta.get("gradcli.engine.timings"):
-        clock = context.find_root().meta.get("gradcli.clock", Clock())
-        click.echo(clock.report(total), err=True)
-
-
 def parse_set(item: str, spec: Any, limit: int, option: str = "--set") -> tuple[str, Any]:
     """NAME=VALUE of `--set` (and of `--tangent`/`--cotangent`, named by `option`):
     a YAML literal or mapping, a constant expression, or @file.npy."""
     import yaml
 
     from gradcli.language.inputs import load_array_file
-    from gradcli.language.specfile import check_name, input_value
+    from gradcli.language.names import check_name
+    from gradcli.language.specfile import input_value
 
     name, sep, text = item.partition("=")
     name = name.strip()
@@ -136,9 +117,11 @@ def parse_set(item: str, spec: Any, limit: int, option: str = "--set") -> tuple[
 
 
 def emit(result: Any, fmt: str, out: str | None, precision: int | None,
-         check_finite: bool) -> None:
+         check_finite: bool, clock: Clock) -> None:
     from gradcli.render import render, write_atomic
 
+    for note in result.notes:
+        click.echo(f"gradcli: note: {note}", err=True)
     bad = [entry for entry in result.entries if entry.value is not None
            and np.asarray(entry.value).dtype.kind == "f"
            and not np.all(np.isfinite(entry.value))]
@@ -146,7 +129,6 @@ def emit(result: Any, fmt: str, out: str | None, precision: int | None,
     if bad and check_finite:
         raise NumericFault(f"non-finite values (NaN or inf) in {names}")
     color = fmt == "text" and out is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    clock = command_clock()
     with clock.phase("render"):
         data = render(result, fmt, precision=precision, color=color)
     with clock.phase("write"):

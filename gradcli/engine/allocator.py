@@ -4,10 +4,13 @@ Every op of a program allocates its result.  With glibc's defaults a freed
 buffer above 128 KiB is unmapped or trimmed, so the next op of the same size
 faults its pages in again: on a 1000x64 float64 chain that is 4/5 of the run
 time (500 us where the arithmetic takes 90 us).  Raising the mmap and trim
-thresholds once, when the first large program is planned, removes that;
-small programs (every CLI call on a tiny spec) never pay for the ctypes
-import.  Set GRADCLI_MALLOC_TUNING=0 to keep the allocator untouched (e.g.
-when embedding gradcli in a process that tunes malloc itself).
+thresholds once removes that.
+
+It changes the whole process, so the library never does it by itself: the
+command line applies it at its entry point (`gradcli.cli.group.main`), and
+a program using the Python API opts in with `gradcli.tune_allocator()`.
+GRADCLI_MALLOC_TUNING=0 keeps the allocator untouched even then (e.g. when
+embedding the CLI in a process that tunes malloc itself).
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import functools
 import os
 
-LARGE = 16 * 1024           # elements (128 KiB of float64): where glibc would mmap
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 << 20   # glibc's maximum for 64-bit

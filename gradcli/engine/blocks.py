@@ -6,33 +6,30 @@ with the sample axis first under --batch-axis 0)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gradcli.engine.autodiff import jvp
-from gradcli.engine.batching import vmap
-from gradcli.engine.evaluate import Program, plan
+from gradcli.engine.basis import Basis, source_inner
+from gradcli.engine.chunks import Progress
+from gradcli.engine.evaluate import Program
 from gradcli.engine.graph import Node, leaf
 from gradcli.engine.jacobians import (
-    BASIS,
-    Basis,
-    Build,
-    Chunked,
-    choose_chunk,
-    chunked,
-    fwd_builder,
-    gradient_nodes,
-    rev_builder,
+    BasisRun,
+    basis_run,
+    fwd_vector,
+    hessian_vector,
+    rev_vector,
     rows_to_blocks,
-    source_inner,
 )
-from gradcli.engine.rules import STANDARD, RuleTable
 from gradcli.engine.sources import Source
+from gradcli.engine.transforms import Transforms
 from gradcli.errors import SpecError
 
-Progress = Callable[[int, int], None]
+if TYPE_CHECKING:
+    from gradcli.engine.finite import Watch
 
 
 def default_max_memory() -> int:
@@ -62,7 +59,7 @@ class Block:
 
 @dataclass(frozen=True)
 class BlockPlan:
-    runs: tuple[Chunked, ...]
+    runs: tuple[BasisRun, ...]
     blocks: tuple[Block, ...]
     samples: int | None
     missing: tuple[tuple[str, str, bool], ...]   # (row, column, is_zero) without a run
@@ -97,12 +94,6 @@ def _sized(blocks_elements: int, itemsize: int, budget: int, limit: int, what: s
     return budget - need
 
 
-def _run_for(build: Build, basis: Basis, itemsize: int, budget: int,
-             chunk_size: int | None, rules: RuleTable) -> Chunked:
-    chunk = choose_chunk(build, max(basis.count, 1), itemsize, budget, chunk_size)
-    return chunked(build, basis, chunk, rules)
-
-
 @dataclass(frozen=True)
 class Layout:
     """What both planners need first: samples, item size, per-vector shapes."""
@@ -129,7 +120,7 @@ def _layout(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
 
 def plan_jacobian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source], mode: str,
                   batch_axis: int | None, chunk_size: int | None, max_memory: int,
-                  limit: int, rules: RuleTable = STANDARD) -> BlockPlan:
+                  limit: int, transforms: Transforms) -> BlockPlan:
     layout = _layout(outputs, sources, batch_axis)
     samples, per, itemsize, inners, lead = (layout.samples, layout.per, layout.itemsize,
                                             layout.inners, layout.lead)
@@ -138,7 +129,7 @@ def plan_jacobian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source]
     budget = _sized(sum(int(np.prod(v, dtype=np.int64)) for v in shapes.values()), itemsize,
                     max_memory, limit, "Jacobian")
     total_src = sum(int(np.prod(i, dtype=np.int64)) for i in inners.values())
-    runs: list[Chunked] = []
+    runs: list[BasisRun] = []
     blocks: list[Block] = []
     missing: list[tuple[str, str, bool]] = []
     fwd_outputs = []
@@ -146,28 +137,28 @@ def plan_jacobian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source]
         size = int(np.prod(outs[name], dtype=np.int64))
         if mode == "rev" or (mode == "auto" and size <= total_src):
             basis = Basis(node.shape, None, per)
-            run = _run_for(rev_builder(node, sources, per, rules), basis, itemsize, budget,
-                           chunk_size, rules)
+            run = basis_run(rev_vector(node, sources, per, transforms), basis, transforms,
+                            itemsize, budget, chunk_size)
             _collect(runs, blocks, missing, run, [(name, s.key) for s in sources],
                      outs[name], [inners[s.key] for s in sources], True)
         else:
             fwd_outputs.append((name, node))
     for source in sources if fwd_outputs else ():
         basis = Basis(source.node.shape, source.index, per)
-        build = fwd_builder([node for _, node in fwd_outputs], source, rules)
-        run = _run_for(build, basis, itemsize, budget, chunk_size, rules)
+        vector = fwd_vector([node for _, node in fwd_outputs], source, transforms)
+        run = basis_run(vector, basis, transforms, itemsize, budget, chunk_size)
         _collect(runs, blocks, missing, run, [(name, source.key) for name, _ in fwd_outputs],
                  inners[source.key], [outs[name] for name, _ in fwd_outputs], False)
     return BlockPlan(tuple(runs), tuple(blocks), samples, tuple(missing), shapes)
 
 
-def _collect(runs: list[Chunked], blocks: list[Block], missing: list[tuple[str, str, bool]],
-             run: Chunked, pairs: Sequence[tuple[str, str]], lead: tuple[int, ...],
+def _collect(runs: list[BasisRun], blocks: list[Block], missing: list[tuple[str, str, bool]],
+             run: BasisRun, pairs: Sequence[tuple[str, str]], lead: tuple[int, ...],
              inners: Sequence[tuple[int, ...]], rev: bool, zero: bool = False) -> None:
     index = len(runs)
     runs.append(run)
     slot = 0
-    for (row, column), inner, present in zip(pairs, inners, run.present):
+    for (row, column), inner, present in zip(pairs, inners, run.chunked.present):
         if present:
             blocks.append(Block(row, column, index, slot, lead, inner, rev))
             slot += 1
@@ -177,7 +168,7 @@ def _collect(runs: list[Chunked], blocks: list[Block], missing: list[tuple[str, 
 
 def plan_hessian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
                  batch_axis: int | None, chunk_size: int | None, max_memory: int,
-                 limit: int, rules: RuleTable = STANDARD) -> BlockPlan:
+                 limit: int, transforms: Transforms) -> BlockPlan:
     layout = _layout(outputs, sources, batch_axis)
     samples, per, itemsize, inners, lead = (layout.samples, layout.per, layout.itemsize,
                                             layout.inners, layout.lead)
@@ -185,8 +176,8 @@ def plan_hessian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
               for i in sources for j in sources}
     budget = _sized(sum(int(np.prod(v, dtype=np.int64)) for v in shapes.values()), itemsize,
                     max_memory, limit, "Hessian")
-    grads = gradient_nodes([n for _, n in outputs], sources, per, rules)
-    runs: list[Chunked] = []
+    grads = transforms.gradient([n for _, n in outputs], sources, per)
+    runs: list[BasisRun] = []
     blocks: list[Block] = []
     missing: list[tuple[str, str, bool]] = []
     # A source the outputs do not depend on has no Hessian row or column:
@@ -198,24 +189,12 @@ def plan_hessian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
             missing += [(i.key, s.key, False) for _, i in connected]
     linked = {s.key for _, s in connected}
     for j in [j for j in sources if j.key in linked] if connected else ():
-        build = _hessian_builder([g for g, _ in connected], j, rules)
+        vector = hessian_vector([g for g, _ in connected], j, transforms)
         basis = Basis(j.node.shape, j.index, per)
-        run = _run_for(build, basis, itemsize, budget, chunk_size, rules)
+        run = basis_run(vector, basis, transforms, itemsize, budget, chunk_size)
         _collect(runs, blocks, missing, run, [(i.key, j.key) for _, i in connected],
                  inners[j.key], [inners[i.key] for _, i in connected], False, zero=True)
     return BlockPlan(tuple(runs), tuple(blocks), samples, tuple(missing), shapes)
-
-
-def _hessian_builder(grads: Sequence[Node], source: Source, rules: RuleTable) -> Build:
-    """Forward over reverse: the JVP of the gradient graph, batched over a basis."""
-    node = source.node
-
-    def build(chunk: int) -> list[Node | None]:
-        tangent = leaf("tangent", node.shape, node.dtype)
-        outs = jvp(list(grads), {id(node): tangent}, rules)
-        return vmap(outs, {id(tangent): leaf(BASIS, (chunk,) + node.shape, node.dtype)})
-
-    return build
 
 
 def run_blocks(block_plan: BlockPlan, values: dict[str, np.ndarray], dtype: str,
@@ -232,14 +211,22 @@ def run_blocks(block_plan: BlockPlan, values: dict[str, np.ndarray], dtype: str,
     return out
 
 
+def watched(block_plan: BlockPlan, watch: Watch) -> BlockPlan:
+    """The plan with every batched pass reporting to `watch` (--check-finite)."""
+    return replace(block_plan, runs=tuple(
+        replace(run, chunked=replace(run.chunked, program=replace(run.chunked.program,
+                                                                  watch=watch)))
+        for run in block_plan.runs))
+
+
 def independence_program(targets: Sequence[Node], sources: Sequence[Source],
-                         rules: RuleTable = STANDARD) -> Program | None:
+                         transforms: Transforms) -> Program | None:
     """A JVP with tangents on every source, to test that sample 0 of the
     sources moves nothing but sample 0 of the targets (--batch-axis 0)."""
     tangents = {id(s.node): leaf(f"tangent:{s.name}", s.node.shape, s.node.dtype)
                 for s in sources}
-    outs = [t for t in jvp(list(targets), tangents, rules) if t is not None]
-    return plan(outs, rules) if outs else None
+    outs = [t for t in transforms.jvp(list(targets), tangents) if t is not None]
+    return transforms.plan(outs) if outs else None
 
 
 def check_independent(program: Program | None, sources: Sequence[Source], samples: int,

@@ -9,6 +9,9 @@ identity that no rewrite matches, folds or merges, so "the gradient at h"
 always means the adjoint of exactly that node (DESIGN: a zero perturbation
 added at h).  The evaluate pass drops the wrappers once every derivative
 program is built.
+
+The IR knows no op: nodes of primitives are built by `ops.apply`, which
+reads the op table; this module imports nothing else of gradcli.
 """
 
 from __future__ import annotations
@@ -121,28 +124,22 @@ def is_const_scalar(node: Node, number: float) -> bool:
 # Ops whose nodes are never folded into constants: a named node stays itself.
 NEVER_FOLDED = ("named",)
 
+Index = tuple[Any, ...]  # ints, slices, None, Ellipsis: numpy basic indexing only
 
-def apply(op: str, inputs: Iterable[Node], attrs: Mapping[str, Any] | None = None,
-          origin: Origin = NO_ORIGIN) -> Node:
-    """Build a node of primitive `op`, inferring shape and dtype by its row's rule.
 
-    Operands that are all small constants are evaluated now by the row's own
-    forward (the evaluator run early: the value is the one evaluation would
-    give, and constants have no derivative)."""
-    from gradcli.engine.ops import TABLE  # the table imports graph ops; bind at call time
+def format_index(index: Index) -> str:
+    """`[0,:,None]`: an index attribute as the user would write it."""
+    def one(item: Any) -> str:
+        if item is None:
+            return "None"
+        if item is Ellipsis:
+            return "..."
+        if isinstance(item, slice):
+            parts = ["" if v is None else str(v) for v in (item.start, item.stop, item.step)]
+            return ":".join(parts[:2]) + (f":{parts[2]}" if parts[2] else "")
+        return str(item)
 
-    row = TABLE[op]
-    ins = tuple(inputs)
-    frozen = MappingProxyType(dict(attrs)) if attrs else EMPTY
-    shape, dtype = row.infer(ins, frozen)
-    node = Node(op, ins, frozen, tuple(int(d) for d in shape), dtype, origin)
-    if ins and op not in NEVER_FOLDED and all(i.op in ("const", "fill") for i in ins) \
-            and node.size <= FOLD_LIMIT and all(i.size <= FOLD_LIMIT for i in ins):
-        with np.errstate(all="ignore"):
-            value = np.asarray(row.forward(*(_constant_array(i) for i in ins), **frozen),
-                               dtype=dtype)
-        return constant_node(value)
-    return node
+    return "[" + ",".join(one(i) for i in index) + "]"
 
 
 def constant_node(value: np.ndarray) -> Node:
@@ -156,7 +153,8 @@ def constant_node(value: np.ndarray) -> Node:
     return const(value)
 
 
-def _constant_array(node: Node) -> np.ndarray:
+def constant_array(node: Node) -> np.ndarray:
+    """The value of a `const` or `fill` node as an array."""
     if node.op == "const":
         return node.attrs["value"]
     return np.full(node.attrs["shape"], node.attrs["value"], dtype=node.attrs["dtype"])

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.engine.graph import FOLD_LIMIT, NEVER_FOLDED, Node, apply, constant_node
-from gradcli.engine.ops import TABLE
+from gradcli.engine.graph import FOLD_LIMIT, NEVER_FOLDED, Node, constant_node
+from gradcli.engine.ops import TABLE, apply
 from gradcli.engine.ops import nodes as N
 
 if TYPE_CHECKING:

@@ -16,6 +16,9 @@ let name gives the derivative at that node (its adjoint), as for `--wrt`.
 Unlike the command, which reports an unconnected source as null, a call
 inside an expression needs a value: an expr that does not depend on wrt
 gives zeros of the result's shape (as JAX does).
+
+The transformations come with the Context (`Context.transforms`, injected
+by the API): the language builds nodes and never imports autodiff.
 """
 
 from __future__ import annotations
@@ -24,15 +27,13 @@ import ast
 import math
 from typing import TYPE_CHECKING, Any
 
-from gradcli.engine.autodiff import vjp
 from gradcli.engine.graph import Node
-from gradcli.engine.jacobians import hessian_node, jacobian_node, restrict, source_inner
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.structure import selected_shape
 from gradcli.engine.sources import Source
 from gradcli.errors import SpecError
-from gradcli.language.expr import static_index
 from gradcli.language.functions.context import as_node, size_error
+from gradcli.language.indexing import static_index
 
 if TYPE_CHECKING:
     from gradcli.language.expr import _Compiler
@@ -52,21 +53,29 @@ def derivative_call(compiler: _Compiler, call: ast.Call, depth: int) -> Node:
         raise compiler.fail(expr_node, f"{name}: the expression is {value.dtype}, which has no "
                                        "derivative (only float expressions do)")
     source = wrt_source(compiler, wrt_node, name)
-    inner = source_inner(source, False)
+    transforms = compiler.ctx.transforms
+    if transforms is None:
+        raise TypeError("derivative calls need Context.transforms (see engine/transforms.py)")
+    inner = _inner(source)
     dtype = source.node.dtype
     if name == "grad":
-        (g,) = vjp([value], [N.ones_like(value)], [source.node], compiler.ctx.rules)
-        result = restrict(g, source, 0)
+        result = transforms.grad_node(value, source)
         return result if result is not None else N.fill(0.0, inner, dtype)
     # The basis of these calls is a constant built now: size it first.
     count = math.prod(inner)
     if name == "jacobian":
         _sized(compiler, call, name, (value.size, value.size), value.shape + inner)
-        result = jacobian_node(value, source, compiler.ctx.rules)
+        result = transforms.jacobian_node(value, source)
         return result if result is not None else N.fill(0.0, value.shape + inner, dtype)
     _sized(compiler, call, name, (count,) + source.node.shape, inner + inner)
-    result = hessian_node(value, source, compiler.ctx.rules)
+    result = transforms.hessian_node(value, source)
     return result if result is not None else N.fill(0.0, inner + inner, dtype)
+
+
+def _inner(source: Source) -> tuple[int, ...]:
+    """The shape of the source's component (the whole source without an index)."""
+    shape = source.node.shape
+    return selected_shape(shape, source.index) if source.index is not None else shape
 
 
 def _sized(compiler: _Compiler, call: ast.Call, name: str, basis: tuple[int, ...],

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.errors import Location, SpecError, suggest
-from gradcli.language.functions.context import MAX_ELEMENTS, size_error
+from gradcli.language.limits import MAX_ELEMENTS, size_error
 
 DTYPES = ("float64", "float32", "int64", "int32", "bool")
 FLOAT_DTYPES = ("float64", "float32")

@@ -27,7 +27,8 @@ import numpy as np
 
 from gradcli.errors import Location, SpecError
 from gradcli.language import initializers as inits
-from gradcli.language.functions.context import MAX_ELEMENTS
+from gradcli.language.limits import MAX_ELEMENTS
+from gradcli.language.names import check_name
 from gradcli.language.network import ACTIVATIONS
 from gradcli.language.yamlread import Document
 
@@ -86,8 +87,6 @@ def parse_models(doc: Document, raw: Any, folder: Path, reserved: Mapping[str, s
     if not isinstance(raw, dict):
         raise SpecError("models: must be a mapping of name: {layers: [...], ...}",
                         doc.at(("models",)))
-    from gradcli.language.specfile import check_name
-
     models = {}
     for name, body in raw.items():
         where = doc.key_at(("models", name))

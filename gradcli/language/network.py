@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply, leaf
+from gradcli.engine.graph import Node, leaf
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.errors import ShapeError, SpecError
-from gradcli.language import initializers as inits
 from gradcli.language.functions import CATALOGUE
 from gradcli.language.functions.context import Context, to_float
 
@@ -148,6 +148,8 @@ class ModelSet:
         if model.weights is not None:
             value = np.asarray(model.weights[key], dtype=self.ctx.dtype)
         else:
+            from gradcli.language import initializers as inits  # lazy-for-speed: models
+
             init = model.init.kernel if part == "kernel" else model.init.bias
             rng = inits.generator(model.init.seed, layer.index, part)
             value = inits.sample(init, shape, rng, self.ctx.dtype)

@@ -11,12 +11,12 @@ import numpy as np
 
 from gradcli.errors import Location, SpecError, suggest
 from gradcli.language.inputs import FLOAT_DTYPES, MAX_ELEMENTS, from_mapping, literal_array
+from gradcli.language.names import check_name
 from gradcli.language.yamlread import Document, read_yaml
 
 TOP_KEYS = ("name", "description", "dtype", "inputs", "let", "models", "outputs", "wrt",
             "expect")
 EXPECT_KEYS = ("value", "grad", "orders", "jacobian", "hessian", "rtol", "atol")
-NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,12 @@ class Spec:
     doc: Document | None = None
 
 
-def _parse_models(*args: Any) -> Any:
-    from gradcli.language.models import parse_models  # only specs with models pay for it
+def _parse_models(doc: Document, raw: Any, folder: Path, taken: dict[str, str]) -> Any:
+    if raw is None:
+        return {}
+    from gradcli.language.models import parse_models  # lazy-for-speed: specs with models
 
-    return parse_models(*args)
-
-
-def check_name(name: Any, where: Location, what: str) -> str:
-    if not isinstance(name, str) or not name or name[0].isdigit() or set(name) - NAME_CHARS \
-            or name.startswith("__"):
-        raise SpecError(f"{what} name {name!r} must be an identifier (letters, digits, _)",
-                        where)
-    return name
+    return parse_models(doc, raw, folder, _reserved(taken))
 
 
 def load_file(path: str, dtype: str | None = None, limit: int = MAX_ELEMENTS) -> Spec:
@@ -113,7 +107,7 @@ def from_document(doc: Document, folder: Path, dtype: str | None = None,
             raise SpecError(f"'{expr.name}' is defined twice (already an {taken[expr.name]})",
                             expr.where)
         taken[expr.name] = "expression"
-    models = _parse_models(doc, data.get("models"), folder, _reserved(taken))
+    models = _parse_models(doc, data.get("models"), folder, taken)
     expect = data.get("expect")
     if expect is not None:
         if not isinstance(expect, dict):

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gradcli.verify.check import SpecReport, Worst
+if TYPE_CHECKING:  # the reports are plain data; rendering needs only their types
+    from gradcli.verify.check import SpecReport, Worst
 
 TOLERANCE_NOTE = ("pass when |engine - reference| <= atol + rtol*|reference|; fd adds its "
                   "own error estimate (difference of two Richardson levels plus rounding) "

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, toposort
+from gradcli.engine.graph import Node, format_index, toposort
 from gradcli.render.graphs import literal_text
 
 # Python precedences: higher binds tighter.
@@ -155,8 +155,6 @@ class _Printer:
 
 
 def _index(index: Any) -> str:
-    from gradcli.engine.ops.structure import format_index
-
     return format_index(index)
 
 

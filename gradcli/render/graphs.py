@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, toposort
-from gradcli.engine.programs import Program
+from gradcli.engine.graph import Node, format_index, toposort
+
+if TYPE_CHECKING:
+    from gradcli.engine.programs import Listing
 
 _SMALL = 8  # constant arrays up to this many elements are printed in full
 
@@ -61,8 +63,6 @@ def node_names(order: list[Node], given: Mapping[int, str]) -> dict[int, str]:
 
 
 def attr_text(key: str, value: Any) -> str:
-    from gradcli.engine.ops.structure import format_index
-
     if key == "index":
         return f"index={format_index(value)}"
     if isinstance(value, np.ndarray):
@@ -84,18 +84,18 @@ def _operands(node: Node, names: Mapping[int, str]) -> list[str]:
             for i in node.inputs]
 
 
-def _listed(program: Program) -> tuple[list[Node], dict[int, str]]:
+def _listed(program: Listing) -> tuple[list[Node], dict[int, str]]:
     order = toposort(program.nodes)
     return order, node_names(order, program.names)
 
 
-def _results(program: Program, names: Mapping[int, str]) -> list[tuple[str, str]]:
+def _results(program: Listing, names: Mapping[int, str]) -> list[tuple[str, str]]:
     return [(title, "None (unconnected)" if node is None else
              literal_text(node.attrs["value"]) if is_literal(node) else names[id(node)])
             for _, title, node in program.results]
 
 
-def _header(program: Program) -> list[str]:
+def _header(program: Listing) -> list[str]:
     lines = list(program.summary)
     stats = program.stats
     if stats is not None:
@@ -104,7 +104,7 @@ def _header(program: Program) -> list[str]:
     return lines
 
 
-def render_text(program: Program) -> bytes:
+def render_text(program: Listing) -> bytes:
     order, names = _listed(program)
     rows = []
     for node in order:
@@ -127,7 +127,7 @@ def _dot_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def render_dot(program: Program) -> bytes:
+def render_dot(program: Listing) -> bytes:
     order, names = _listed(program)
     out = [f"digraph {_dot_quote(program.kind)} {{", "  rankdir=TB;",
            '  node [shape=box, fontname="monospace"];']
@@ -160,7 +160,7 @@ def _mermaid_text(text: str) -> str:
         .replace(">", "#gt;")
 
 
-def render_mermaid(program: Program) -> bytes:
+def render_mermaid(program: Listing) -> bytes:
     order, names = _listed(program)
     ids = {id(node): f"n{k}" for k, node in enumerate(order)}
     out = ["flowchart TD"] + [f"  %% {line}" for line in _header(program)]
@@ -187,8 +187,6 @@ def render_mermaid(program: Program) -> bytes:
 
 
 def _jsonable(value: Any) -> Any:
-    from gradcli.engine.ops.structure import format_index
-
     if isinstance(value, np.ndarray):
         return _jsonable(value.tolist())
     if isinstance(value, (np.generic,)):
@@ -202,7 +200,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def render_json(program: Program) -> bytes:
+def render_json(program: Listing) -> bytes:
     order, names = _listed(program)
     nodes = []
     for node in order:
@@ -228,8 +226,6 @@ def render_json(program: Program) -> bytes:
 
 
 def format_index_json(index: Any) -> str:
-    from gradcli.engine.ops.structure import format_index
-
     return format_index(index)
 
 

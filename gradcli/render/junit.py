@@ -14,8 +14,10 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from gradcli.verify.check import SpecReport
+if TYPE_CHECKING:  # the reports are plain data; rendering needs only their type
+    from gradcli.verify.check import SpecReport
 
 
 def _fmt(x: float) -> str:

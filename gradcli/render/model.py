@@ -52,7 +52,8 @@ class Result:
     the sections (e.g. {"order": 1, "dtype": "float64"}); `summary` are the
     lines the text format prints first, saying what was computed.
     `sections` are top-level keys a document always carries, as {} when no
-    entry falls under them, so readers never need to test for the key.
+    entry falls under them, so readers never need to test for the key;
+    `notes` are what the CLI says on stderr about it.
     """
 
     command: str
@@ -60,3 +61,6 @@ class Result:
     meta: Mapping[str, Any] = field(default_factory=dict)
     summary: tuple[str, ...] = ()
     sections: tuple[str, ...] = ()
+    # Diagnostics for stderr (why a source is unconnected); no format renders
+    # them: the CLI prints them, so stdout carries results only.
+    notes: tuple[str, ...] = ()

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from gradcli.engine.evaluate import plan
-from gradcli.engine.graph import Node, apply, leaf, substitute, toposort
+from gradcli.engine.graph import Node, leaf, substitute, toposort
+from gradcli.engine.ops import apply
 from gradcli.engine.ops.structure import selected_shape
 from gradcli.engine.rules import NO_RULES
 from gradcli.verify.symbolic import component_indices

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from gradcli.cli.options import derivative_options, output_options, problem_options
-from gradcli.cli.support import build_problem, emit, parse_direction
+from gradcli.cli.options import command, derivative_options, output_options, problem_options
+
+if TYPE_CHECKING:
+    from gradcli.engine.timings import Clock
 
 
-@click.command("eval")
+@command("eval")
 @problem_options
 @output_options
 def eval_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
                  outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
-                 fmt: str, out: str | None, precision: int | None, check_finite: bool) -> None:
+                 fmt: str, out: str | None, precision: int | None, check_finite: bool,
+                 clock: Clock) -> None:
     """Print the values of the outputs.
 
     Example: gradcli eval -e 'sin(x) * 2' --set x=0.5
     """
     from gradcli.cli.results import eval_result
+    from gradcli.cli.support import build_problem, emit
 
-    problem = build_problem(spec, expr, sets, dtype, max_elements)
-    emit(eval_result(problem, list(outputs)), fmt, out, precision, check_finite)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite)
+    values = problem.evaluate(outputs=list(outputs) or None)
+    emit(eval_result(problem, values), fmt, out, precision, check_finite, clock)
 
 
-@click.command("grad")
+@command("grad")
 @problem_options
 @derivative_options
 @click.option("--order", type=click.IntRange(min=1), default=1, show_default=True,
@@ -36,14 +43,18 @@ def grad_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
                  outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                  wrt: tuple[str, ...], unconnected: str, order: int,
                  cotangents: tuple[str, ...], fmt: str, out: str | None,
-                 precision: int | None, check_finite: bool) -> None:
+                 precision: int | None, check_finite: bool, clock: Clock) -> None:
     """Print d(sum of the outputs)/d(source) for every source.
 
     Example: gradcli grad specs/quickstart.yaml --wrt a --format json
     """
     from gradcli.cli.results import grad_result
+    from gradcli.cli.support import build_problem, emit, parse_direction
 
-    problem = build_problem(spec, expr, sets, dtype, max_elements)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite)
     cot = dict(parse_direction(item, problem, "--cotangent", max_elements) for item in cotangents)
-    result = grad_result(problem, list(wrt) or None, order, cot, list(outputs), unconnected)
-    emit(result, fmt, out, precision, check_finite)
+    chosen = problem.select_outputs(list(outputs) or None)
+    grads = problem.grad(wrt=list(wrt) or None, order=order, cotangent=cot,
+                         outputs=[name for name, _ in chosen])
+    result = grad_result(problem, grads, chosen, order, bool(cot), unconnected)
+    emit(result, fmt, out, precision, check_finite, clock)

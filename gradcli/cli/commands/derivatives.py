@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import click
 
-from gradcli.cli.options import derivative_options, output_options, problem_options
-from gradcli.cli.support import build_problem, emit, parse_direction
+from gradcli.cli.options import command, derivative_options, output_options, problem_options
 from gradcli.errors import SpecError
+
+if TYPE_CHECKING:
+    from gradcli.engine.timings import Clock
 
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)i?[bB]?\s*$")
 UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
@@ -39,7 +42,7 @@ def _batch_options(func: object) -> object:
     return func
 
 
-@click.command("jacobian")
+@command("jacobian")
 @problem_options
 @derivative_options
 @click.option("--mode", type=click.Choice(["auto", "rev", "fwd"]), default="auto",
@@ -52,24 +55,26 @@ def jacobian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
                      wrt: tuple[str, ...], unconnected: str, mode: str,
                      batch_axis: int | None,
                      chunk_size: int | None, max_memory: str | None, fmt: str,
-                     out: str | None, precision: int | None, check_finite: bool) -> None:
+                     out: str | None, precision: int | None, check_finite: bool,
+                     clock: Clock) -> None:
     """Every partial d(output)/d(source): shape out.shape + source shape.
 
     Example: gradcli jacobian specs/gradient-of-a-list-of-losses-sums.yaml --wrt b
     """
     from gradcli.cli.progress import progress_bar
     from gradcli.cli.results import jacobian_result
+    from gradcli.cli.support import build_problem, emit
 
-    problem = build_problem(spec, expr, sets, dtype, max_elements)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite)
     with progress_bar("jacobian") as bar:  # drawn only when stderr is a terminal
         blocks = problem.jacobian(mode=mode, batch_axis=batch_axis, wrt=list(wrt) or None,
                                   outputs=list(outputs) or None, chunk_size=chunk_size,
                                   max_memory=parse_size(max_memory), progress=bar)
     emit(jacobian_result(problem, blocks, batch_axis, mode, unconnected), fmt, out, precision,
-         check_finite)
+         check_finite, clock)
 
 
-@click.command("hessian")
+@command("hessian")
 @problem_options
 @derivative_options
 @_batch_options
@@ -79,24 +84,25 @@ def hessian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
                     wrt: tuple[str, ...], unconnected: str, batch_axis: int | None,
                     chunk_size: int | None,
                     max_memory: str | None, fmt: str, out: str | None,
-                    precision: int | None, check_finite: bool) -> None:
+                    precision: int | None, check_finite: bool, clock: Clock) -> None:
     """Second derivatives of the sum of the outputs, blocks H[src_i][src_j].
 
     Example: gradcli hessian specs/partial-derivatives-of-a-network.yaml
     """
     from gradcli.cli.progress import progress_bar
     from gradcli.cli.results import hessian_result
+    from gradcli.cli.support import build_problem, emit
 
-    problem = build_problem(spec, expr, sets, dtype, max_elements)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite)
     with progress_bar("hessian") as bar:  # drawn only when stderr is a terminal
         blocks = problem.hessian(batch_axis=batch_axis, wrt=list(wrt) or None,
                                  outputs=list(outputs) or None, chunk_size=chunk_size,
                                  max_memory=parse_size(max_memory), progress=bar)
     emit(hessian_result(problem, blocks, outputs, batch_axis, unconnected), fmt, out, precision,
-         check_finite)
+         check_finite, clock)
 
 
-@click.command("jvp")
+@command("jvp")
 @problem_options
 @click.option("--tangent", "tangents", multiple=True, metavar="NAME=VALUE",
               help="Tangent of an input (repeatable; VALUE as in --set; others are zero).")
@@ -104,16 +110,17 @@ def hessian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 def jvp_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
                 outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                 tangents: tuple[str, ...], fmt: str, out: str | None, precision: int | None,
-                check_finite: bool) -> None:
+                check_finite: bool, clock: Clock) -> None:
     """Forward mode: the outputs and their derivatives along a tangent.
 
     Example: gradcli jvp -e 'sin(x) * y' --set x=0.5 --set y=2.0 --tangent x=1.0
     """
     from gradcli.cli.results import jvp_result
+    from gradcli.cli.support import build_problem, emit, parse_direction
 
-    problem = build_problem(spec, expr, sets, dtype, max_elements)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite)
     tangent = dict(parse_direction(item, problem, "--tangent", max_elements)
                    for item in tangents)
     values, directional = problem.jvp_with_values(tangent, outputs=list(outputs) or None)
     emit(jvp_result(problem, values, directional, list(tangent)), fmt, out, precision,
-         check_finite)
+         check_finite, clock)

@@ -11,6 +11,8 @@ import sys
 
 import click
 
+from gradcli.cli.options import command
+
 
 def _write(text: str, out: str | None) -> None:
     if out:
@@ -22,7 +24,7 @@ def _write(text: str, out: str | None) -> None:
         sys.stdout.flush()
 
 
-@click.command("ops")
+@command("ops")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
               default="text", show_default=True,
@@ -66,7 +68,7 @@ def ops_command(names: tuple[str, ...], fmt: str, primitives: bool, out: str | N
         _write(render_text(functions, prims, syntax=not names, color=color), out)
 
 
-@click.command("schema")
+@command("schema")
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
               help="Write to FILE (atomically) instead of stdout.")
 def schema_command(out: str | None) -> None:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
-from gradcli.cli.completion import complete_spec, complete_wrt
-from gradcli.cli.options import problem_options
-from gradcli.cli.support import build_problem
+from gradcli.cli.options import command, complete_spec, complete_wrt, problem_options
 from gradcli.errors import EXIT_MISMATCH, EXIT_USAGE, SpecError
+
+if TYPE_CHECKING:
+    from gradcli.engine.timings import Clock
 
 GLOB_CHARS = set("*?[")
 
@@ -46,7 +48,7 @@ def expand_specs(patterns: tuple[str, ...]) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
-@click.command("check")
+@command("check")
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...",
                 shell_complete=complete_spec)
 @click.option("--what", metavar="KINDS",
@@ -121,7 +123,7 @@ def check_command(ctx: click.Context, specs: tuple[str, ...], what: str | None,
         ctx.exit(EXIT_MISMATCH)
 
 
-@click.command("symbolic")
+@command("symbolic")
 @problem_options
 @click.option("--wrt", multiple=True, metavar="SOURCE", shell_complete=complete_wrt,
               help="Source: input, let name or component like 'a[0,1]' (repeatable).")
@@ -136,18 +138,20 @@ def check_command(ctx: click.Context, specs: tuple[str, ...], what: str | None,
 def symbolic_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
                      outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                      wrt: tuple[str, ...], latex: bool, max_symbolic: int, no_cse: bool,
-                     fmt: str, out: str | None) -> None:
+                     fmt: str, out: str | None, clock: Clock) -> None:
     """Closed-form derivatives of the sum of the outputs (sympy), element by
     element, plus the matrix form read off the simplified gradient program.
 
     Example: gradcli symbolic specs/symbolic-gradient-sin-matmul.yaml --wrt a
     """
-    from gradcli.engine.programs import grad_program, target_text
+    from gradcli.cli.support import build_problem
+    from gradcli.engine.programs import grad_program
+    from gradcli.engine.sources import target_text
     from gradcli.render.checks import render_symbolic_json, render_symbolic_text
     from gradcli.render.expression import expressions, temp_prefix
     from gradcli.verify.symbolic import SymbolicReport, closed_forms, element_label, latex_names
 
-    problem = build_problem(spec, expr, sets, dtype, max_elements)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock)
     chosen = problem.select_outputs(list(outputs) or None)
     sources = problem.sources(list(wrt) or None)
     prefix = temp_prefix(problem.named)
@@ -173,7 +177,7 @@ def symbolic_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
     _write(render(report, latex), out)
 
 
-@click.command("graph")
+@command("graph")
 @problem_options
 @click.option("--wrt", multiple=True, metavar="SOURCE", shell_complete=complete_wrt,
               help="Source for --grad/--hessian (repeatable; default: the spec's wrt).")
@@ -192,12 +196,13 @@ def symbolic_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 def graph_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
                   outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                   wrt: tuple[str, ...], want_grad: bool, want_hessian: bool, order: int,
-                  no_simplify: bool, fmt: str, out: str | None) -> None:
+                  no_simplify: bool, fmt: str, out: str | None, clock: Clock) -> None:
     """Print the forward program, or with --grad/--hessian the derivative
     program (derivative nodes named like grad/sin/mul).
 
     Example: gradcli graph specs/symbolic-gradient-sin-matmul.yaml --grad
     """
+    from gradcli.cli.support import build_problem
     from gradcli.engine.programs import forward_program, grad_program, hessian_program
     from gradcli.render.graphs import RENDERERS
 
@@ -205,7 +210,7 @@ def graph_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
         raise SpecError("give --grad or --hessian, not both", "--hessian")
     if order != 1 and not want_grad:
         raise SpecError("--order applies to --grad only", "--order")
-    problem = build_problem(spec, expr, sets, dtype, max_elements)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock)
     chosen = list(outputs) or None
     if want_grad:
         program = grad_program(problem, list(wrt) or None, chosen, order, not no_simplify)

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, Shape, apply
+from gradcli.engine.graph import Node, Shape
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.row import Attrs
+from gradcli.engine.ops.table import apply
 from gradcli.errors import ShapeError
 
 

@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, Shape, apply
+from gradcli.engine.graph import Node, Shape
 from gradcli.engine.ops import linalg as L
 from gradcli.engine.ops import matrix_nodes as M
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.row import Attrs, Primitive
 from gradcli.engine.ops.spectral import no_symbolic, per_slice, same_op, square_float
+from gradcli.engine.ops.table import apply
 from gradcli.errors import ShapeError
 
 # ---- cholesky ---------------------------------------------------------------------------

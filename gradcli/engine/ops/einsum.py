@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, Shape, apply
+from gradcli.engine.graph import Node, Shape
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import add_all, like_infer, result_dtype
 from gradcli.engine.ops.row import Attrs, Primitive
+from gradcli.engine.ops.table import apply
 from gradcli.errors import ShapeError
 
 LETTERS = string.ascii_letters  # the subscripts numpy's einsum accepts

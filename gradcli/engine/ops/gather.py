@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, Shape, apply, const
+from gradcli.engine.graph import Node, Shape, const
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import result_dtype
 from gradcli.engine.ops.row import Attrs, Primitive
+from gradcli.engine.ops.table import apply
 from gradcli.errors import NoSymbolicForm, ShapeError, SpecError
 
 INT_KINDS = ("int", "uint")

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, Shape, apply
+from gradcli.engine.graph import Node, Shape
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import (
     add_all,
@@ -26,6 +26,7 @@ from gradcli.engine.ops.common import (
 )
 from gradcli.engine.ops.einsum import LETTERS, einsum, parse_einsum  # noqa: F401 - re-exported
 from gradcli.engine.ops.row import Attrs, Primitive
+from gradcli.engine.ops.table import apply
 from gradcli.errors import ShapeError
 
 # ---- shared helpers ------------------------------------------------------------

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply, const
+from gradcli.engine.graph import Node, const
 from gradcli.engine.ops import nodes as N
+from gradcli.engine.ops.table import apply
 
 
 def triangle_mask(n: int, m: int, k: int, lower: bool) -> np.ndarray:

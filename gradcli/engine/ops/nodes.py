@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gradcli.engine.graph import Node, Shape, apply, const, const_value, is_const_scalar
+from gradcli.engine.graph import Node, Shape, const, const_value, is_const_scalar
+from gradcli.engine.ops.table import apply
 
 
 def scalar(value: float, like: Node) -> Node:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply
+from gradcli.engine.graph import Node
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import (
     batch_elementwise,
@@ -34,6 +34,7 @@ from gradcli.engine.ops.common import (
 )
 from gradcli.engine.ops.elementwise import _binary
 from gradcli.engine.ops.row import Primitive
+from gradcli.engine.ops.table import apply
 
 STEP = ("derivative 0 almost everywhere, taken as 0 at the jumps too; no derivative passes "
         "through, so a source reached only through it is unconnected (null; "

@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, Shape, apply, const
+from gradcli.engine.graph import Node, Shape, const
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import add_all, result_dtype, sym_numpy
 from gradcli.engine.ops.gather import gather, scatter_add
 from gradcli.engine.ops.row import Attrs, Primitive
+from gradcli.engine.ops.table import apply
 from gradcli.errors import NoSymbolicForm, ShapeError
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply
+from gradcli.engine.graph import Node
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import (
     batch_elementwise,
@@ -33,6 +33,7 @@ from gradcli.engine.ops.common import (
 )
 from gradcli.engine.ops.elementwise import _binary, unary
 from gradcli.engine.ops.row import Primitive
+from gradcli.engine.ops.table import apply
 
 LN2 = math.log(2.0)
 

@@ -23,10 +23,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply
+from gradcli.engine.graph import Node
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import batch_elementwise, infer_elementwise, sym_elementwise
 from gradcli.engine.ops.row import Primitive
+from gradcli.engine.ops.table import apply
 
 
 def c(value: float, like: Node) -> Node:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, Shape, apply, named
+from gradcli.engine.graph import Index, Node, Shape, format_index, named
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import (
     batch_elementwise,
@@ -18,9 +18,8 @@ from gradcli.engine.ops.common import (
     sym_numpy,
 )
 from gradcli.engine.ops.row import Attrs, Primitive
+from gradcli.engine.ops.table import apply
 from gradcli.errors import ShapeError
-
-Index = tuple[Any, ...]  # ints, slices, None, Ellipsis: numpy basic indexing only
 
 
 def selected_shape(shape: Shape, index: Index) -> Shape:
@@ -30,20 +29,6 @@ def selected_shape(shape: Shape, index: Index) -> Shape:
     except IndexError as exc:
         raise ShapeError(f"index {format_index(index)} does not fit shape {shape}: {exc}") \
             from None
-
-
-def format_index(index: Index) -> str:
-    def one(item: Any) -> str:
-        if item is None:
-            return "None"
-        if item is Ellipsis:
-            return "..."
-        if isinstance(item, slice):
-            parts = ["" if v is None else str(v) for v in (item.start, item.stop, item.step)]
-            return ":".join(parts[:2]) + (f":{parts[2]}" if parts[2] else "")
-        return str(item)
-
-    return "[" + ",".join(one(i) for i in index) + "]"
 
 
 def _batched_index(index: Index) -> Index:
@@ -371,4 +356,4 @@ ROWS = [
 ]
 
 # keep the elementwise inference importable from here for family modules
-__all__ = ["ROWS", "getitem", "selected_shape", "format_index", "infer_elementwise"]
+__all__ = ["ROWS", "getitem", "selected_shape", "infer_elementwise"]

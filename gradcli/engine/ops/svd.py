@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradcli.engine.graph import Node, Shape, apply
+from gradcli.engine.graph import Node, Shape
 from gradcli.engine.ops import matrix_nodes as M
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.row import Attrs, Primitive
@@ -39,6 +39,7 @@ from gradcli.engine.ops.spectral import (
     same_op,
     tolerance,
 )
+from gradcli.engine.ops.table import apply
 from gradcli.errors import ShapeError
 
 KINK = ("at repeated singular values (within sqrt(eps) * the largest) the gradient of a "

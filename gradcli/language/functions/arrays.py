@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from gradcli.engine.graph import Node, apply
+from gradcli.engine.graph import Node
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.errors import ShapeError, SpecError
 from gradcli.language.functions.args import (

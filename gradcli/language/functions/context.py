@@ -4,27 +4,22 @@ nodes) into graph nodes of consistent dtypes."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply, const
+from gradcli.engine.graph import Node, const
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import broadcast
-from gradcli.engine.rules import STANDARD, RuleTable
 from gradcli.errors import ShapeError, SpecError
 from gradcli.language.functions.results import Results
+from gradcli.language.limits import MAX_ELEMENTS, MAX_NDIM, size_error  # noqa: F401 - re-exported
 
-# Large enough for every workload this tool is for (a 5000 x 5000 float64
-# Hessian block is 25e6), small enough that a typo cannot exhaust memory.
-# `--max-elements` changes it; docs/limits.md lists every limit.
-MAX_ELEMENTS = 50_000_000
-# numpy 1.x arrays have at most 32 axes (2.x: 64); the smaller keeps specs portable.
-MAX_NDIM = 32
-
+if TYPE_CHECKING:
+    from gradcli.engine.transforms import Transforms
 
 @dataclass(frozen=True)
 class Context:
@@ -34,30 +29,10 @@ class Context:
     # Largest array (in elements) a spec may ask for: every shape is checked
     # against it when its node is built, long before anything is allocated.
     max_elements: int = MAX_ELEMENTS
-    # The rewrite rules of the problem's derivative programs (derivative
-    # calls inside expressions build them while compiling).
-    rules: RuleTable = STANDARD
-
-
-def size_error(shape: Sequence[int], limit: int, what: str = "") -> str | None:
-    """Why an array of `shape` may not be built, or None if it may.
-
-    Sizes are multiplied as Python ints: numpy's int64 product wraps around
-    for shapes like (2**40, 2**40) and would let them through as size 0.
-    A single axis above the limit is refused even when another axis is 0
-    (it is a typo, and numpy cannot represent it anyway)."""
-    prefix = f"{what} " if what else ""
-    dims = [int(d) for d in shape]
-    if len(dims) > MAX_NDIM:
-        return f"{prefix}shape has {len(dims)} axes, more than the {MAX_NDIM} numpy supports"
-    if any(d < 0 for d in dims):
-        return f"{prefix}shape {tuple(dims)} has a negative size"
-    size = math.prod(dims)
-    if size > limit or any(d > limit for d in dims):
-        count = f"{size} elements" if size > limit else f"an axis of {max(dims)}"
-        return (f"{prefix}shape {_shape_text(dims)} has {count}, more than the limit of "
-                f"{limit} elements (raise it with --max-elements)")
-    return None
+    # The transformations (and the rule table they simplify with) that
+    # derivative calls inside expressions build with: injected by the API,
+    # so the language never imports autodiff (see engine/transforms.py).
+    transforms: Transforms | None = None
 
 
 def check_size(ctx: Context, shape: Sequence[int], what: str = "") -> tuple[int, ...]:
@@ -66,11 +41,6 @@ def check_size(ctx: Context, shape: Sequence[int], what: str = "") -> tuple[int,
     if reason:
         raise SpecError(reason)
     return tuple(int(d) for d in shape)
-
-
-def _shape_text(dims: Sequence[int]) -> str:
-    text = str(tuple(dims))
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _describe(value: Any) -> str:

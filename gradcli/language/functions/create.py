@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply, const
+from gradcli.engine.graph import Node, const
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.errors import ShapeError, SpecError
 from gradcli.language.functions.args import bool_arg, int_arg, number_arg, shape_arg, static

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply, const
+from gradcli.engine.graph import Node, const
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import decompositions as D
 from gradcli.engine.ops import linalg as L
 from gradcli.engine.ops import nodes as N

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from gradcli.engine.graph import Node, apply, const
-from gradcli.engine.ops import TABLE
+from gradcli.engine.graph import Node, const
+from gradcli.engine.ops import TABLE, apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import broadcast
 from gradcli.engine.ops.row import Accuracy

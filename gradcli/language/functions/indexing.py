@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply, const, toposort
+from gradcli.engine.graph import Node, const, toposort
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.gather import checked, gather, is_int, scatter_add, scatter_set
 from gradcli.engine.ops.structure import format_index, getitem, selected_shape
@@ -76,7 +77,7 @@ def _array_item(ctx: Context, value: Any) -> list[Any]:
         if is_int(value):
             return [_Array(value, f"an integer array of shape {value.shape}")]
         if value.dtype == "bool":
-            mask = _constant(value)
+            mask = _constant(ctx, value)
             if mask is None:
                 raise SpecError("a boolean mask index must be a constant: x[mask] with a mask "
                                 "computed from inputs has a shape that depends on their "
@@ -99,16 +100,19 @@ def _array_item(ctx: Context, value: Any) -> list[Any]:
                     "like [0, 2])")
 
 
-def _constant(node: Node) -> np.ndarray | None:
+def _constant(ctx: Context, node: Node) -> np.ndarray | None:
     """The value of a node that depends on no input (`eye(100) > 0`, too
-    large to have been folded while building), or None."""
+    large to have been folded while building), or None.  Evaluated with
+    the Context's injected transformations (the language runs no program
+    itself)."""
     if node.op == "const":
         return node.attrs["value"]
     if any(n.op == "input" for n in toposort([node])):
         return None
-    from gradcli.engine.evaluate import evaluate
-
-    return np.asarray(evaluate([node], {})[0])
+    if ctx.transforms is None:
+        raise SpecError("a boolean mask computed from constants needs an evaluator here; "
+                        "write it as a list of booleans")
+    return np.asarray(ctx.transforms.plan([node]).run({})[0])
 
 
 def _holds_node(value: Any) -> bool:

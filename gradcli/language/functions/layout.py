@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradcli.engine.graph import Node, apply
+from gradcli.engine.graph import Node
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.structure import getitem
 from gradcli.errors import ShapeError, SpecError

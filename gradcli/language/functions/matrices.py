@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply, const
+from gradcli.engine.graph import Node, const
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.matrix_nodes import triangle_mask
 from gradcli.engine.ops.structure import getitem

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply
+from gradcli.engine.graph import Node
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops import svd as V
 from gradcli.errors import ShapeError, SpecError

@@ -7,8 +7,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from gradcli.engine.graph import Node, apply
-from gradcli.engine.ops import TABLE
+from gradcli.engine.graph import Node
+from gradcli.engine.ops import TABLE, apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.common import broadcast
 from gradcli.errors import SpecError

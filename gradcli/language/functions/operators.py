@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from gradcli.engine.graph import Node, apply
+from gradcli.engine.graph import Node
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.errors import GradcliError, SpecError
 from gradcli.language.functions.context import (

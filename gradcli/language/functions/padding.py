@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply
+from gradcli.engine.graph import Node
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.structure import getitem
 from gradcli.errors import SpecError

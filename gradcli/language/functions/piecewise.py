@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply
-from gradcli.engine.ops import TABLE
+from gradcli.engine.graph import Node
+from gradcli.engine.ops import TABLE, apply
 from gradcli.engine.ops import nodes as N
 from gradcli.errors import SpecError
 from gradcli.language.functions.args import bool_arg, int_arg, number_arg

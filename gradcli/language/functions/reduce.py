@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node, apply
+from gradcli.engine.graph import Node
+from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.row import Accuracy
 from gradcli.engine.ops.structure import getitem

@@ -4,6 +4,7 @@ or a bare numpy exception."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,10 +20,20 @@ class Function:
 
     name: str
     build: Callable[..., Node]  # build(ctx, *args, **kwargs) -> Node
-    signature: str  # "sum(x, axis=None, keepdims=False)"
+    impl: Callable[..., Node]  # impl(ctx, ...): what build calls once the call fits
     doc: str  # one line
     kink: str = ""  # convention at kinks / non-differentiable points, "" if smooth
     accuracy: tuple[Accuracy, ...] = ()  # documented exceptions to the accuracy bar
+
+    @property
+    def signature(self) -> str:
+        """"sum(x, axis=None, keepdims=False)": read from `impl` when asked (the
+        catalogue is built on every start; its signatures are seldom read)."""
+        return _signature_text(self.name, _signature(self.impl))
+
+
+# One entry per catalogue function (about 80): bounded by the catalogue.
+_signature = functools.lru_cache(maxsize=256)(inspect.signature)
 
 
 def _signature_text(name: str, sig: inspect.Signature) -> str:
@@ -45,18 +56,17 @@ def define(name: str, impl: Callable[..., Node], doc: str, kink: str = "",
     Calls that do not fit the signature, and errors raised while building,
     become SpecErrors (ShapeErrors stay ShapeErrors) prefixed by the name.
     """
-    sig = inspect.signature(impl)
-    signature = _signature_text(name, sig)
-    keywords = [p.name for p in list(sig.parameters.values())[1:]
-                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
     def build(ctx: object, *args: object, **kwargs: object) -> Node:
+        sig = _signature(impl)
         try:
             sig.bind(ctx, *args, **kwargs)
         except TypeError as exc:
+            keywords = [p.name for p in list(sig.parameters.values())[1:]
+                        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
             unknown = [k for k in kwargs if k not in keywords]
             hint = f"{suggest(unknown[0], keywords)}" if unknown else ""
-            raise SpecError(f"{signature}: {exc}{hint}") from None
+            raise SpecError(f"{_signature_text(name, sig)}: {exc}{hint}") from None
         try:
             return impl(ctx, *args, **kwargs)
         except GradcliError as exc:
@@ -68,4 +78,4 @@ def define(name: str, impl: Callable[..., Node], doc: str, kink: str = "",
 
     build.__name__ = name
     build.__doc__ = doc
-    return Function(name, build, signature, doc, kink, accuracy)
+    return Function(name, build, impl, doc, kink, accuracy)
