@@ -10,8 +10,9 @@ whose NaN rule needs cotangents a composite cannot shape.
   t g_n = sin^(n)(t) - n g_(n-1) beyond.
 - hypot(a, b) never overflows or underflows (numpy's scaled hypot); its
   partials a/h and b/h are the row `hypot_ratio`, whose own partials
-  (b/h)**2/h and -(a/h)(b/h)/h involve no 1 - (a/h)**2 (which cancels when
-  |b| << |a|) and no h**-3 (which overflows or underflows at large scales).
+  (b/h) ((b/h)/h) and -(a/h) ((b/h)/h) involve no 1 - (a/h)**2 (which
+  cancels when |b| << |a|), no h**-3 (which overflows or underflows at large
+  scales) and no (b/h)**2 (which underflows at ratios beyond 1e154).
 - logaddexp(a, b) is numpy's max + log1p(exp(-|a-b|)); its partials are
   sigmoid(a - b) and sigmoid(b - a), exact in both tails; logaddexp2 the
   same in base 2 (numpy's forward), its partials sigmoid((a - b) ln 2).
@@ -138,10 +139,13 @@ def _hypot_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
 
 
 def _ratio_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
-    # y = a/h: dy/da = (b/h)**2 / h, dy/db = -(a/h)(b/h) / h
+    # y = a/h, o = b/h: dy/da = o (o/h), dy/db = -y (o/h).  o/h never
+    # overflows (o <= 1, 1/h <= 1/tiny), and the product underflows only
+    # with its truth; o**2 / h would lose o**2 = 1e-350 while o**2/h = 1e-225.
     h = apply("hypot", (a, b))
     other = apply("hypot_ratio", (b, a))
-    return N.div(N.square(other), h), N.neg(N.div(N.mul(y, other), h))
+    scaled = N.div(other, h)
+    return N.mul(other, scaled), N.neg(N.mul(y, scaled))
 
 
 def _sym_hypot_ratio(sp: Any, a: Any, b: Any) -> Any:
