@@ -21,6 +21,7 @@ whose NaN rule needs cotangents a composite cannot shape.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,7 @@ from gradcli.engine.ops.common import (
     sym_elementwise,
 )
 from gradcli.engine.ops.elementwise import _binary, unary
-from gradcli.engine.ops.row import Primitive
+from gradcli.engine.ops.row import Accuracy, Primitive
 from gradcli.engine.ops.table import apply
 
 LN2 = math.log(2.0)
@@ -229,6 +230,18 @@ NAN_RULE = ("a NaN operand is passed over: where one operand is NaN the result i
             "(derivative 1 to it, exactly 0 to the NaN); both NaN: NaN, derivative 0 to "
             "both; ties split the derivative evenly (1/2 each)")
 
+# Documented exceptions to the accuracy bar (docs/accuracy.md).
+RATIO_TINY = ("where hypot(a, b) < 1e-150 and one operand is 1e25 or more times the other: "
+              "the second derivatives (hypot's third, like -3 a b**2 / h**5) are formed "
+              "through 1/h**2, which overflows before the small factors multiply in: inf "
+              "or nan where the truth is as large as 1.6e300 (elsewhere below 1e-15)")
+NEAR_ZERO = ("next to the curve where the value is 0 (e**a + e**b = 1): max(a, b) + "
+             "log1p(e**-|a - b|) adds two rounded numbers near -ln 2 and ln 2 (base 2: -1 "
+             "and 1), so the relative error grows as eps / |value|; the derivatives are "
+             "unaffected")
+ROOT_E = "a = -ln 2 + 1e-3, b = -ln 2 - 1e-3"
+ROOT_2 = "a = -0.999, b = -1.001"
+
 LOGADDEXP_KINK = ("derivatives sigmoid(a - b), sigmoid(b - a): 1/2 each at a tie, also at "
                   "a = b = +-inf")
 
@@ -239,18 +252,23 @@ ROWS = [
     _binary("hypot", _hypot_partials, np.hypot, lambda sp, a, b: sp.sqrt(a ** 2 + b ** 2),
             "sqrt(a**2 + b**2) without overflow or underflow (scaled)",
             "hypot'(0, 0) = (0, 0), as norm'(0) = 0; second derivatives there are nan"),
-    _binary("hypot_ratio", _ratio_partials, _hypot_ratio, _sym_hypot_ratio,
-            "a / hypot(a, b), the partial of hypot (exact at any scale; 0 at (0, 0))",
-            "0 at (0, 0); derivatives there are nan"),
-    _binary("logaddexp", _logaddexp_partials, np.logaddexp,
-            lambda sp, a, b: sp.log(sp.exp(a) + sp.exp(b)),
-            "log(e**a + e**b), stable: max(a, b) + log1p(e**-|a - b|)",
-            LOGADDEXP_KINK),
-    _binary("logaddexp2", _logaddexp2_partials, np.logaddexp2,
-            lambda sp, a, b: sp.log(2 ** a + 2 ** b, 2),
-            "log2(2**a + 2**b), stable: max(a, b) + log2(1 + 2**-|a - b|)",
-            LOGADDEXP_KINK.replace("(a - b)", "((a - b) ln 2)").replace("(b - a)",
-                                                                          "((b - a) ln 2)")),
+    replace(_binary("hypot_ratio", _ratio_partials, _hypot_ratio, _sym_hypot_ratio,
+                    "a / hypot(a, b), the partial of hypot (exact at any scale; 0 at (0, 0))",
+                    "0 at (0, 0); derivatives there are nan"),
+            accuracy=(Accuracy(2, math.inf, RATIO_TINY),)),
+    replace(_binary("logaddexp", _logaddexp_partials, np.logaddexp,
+                    lambda sp, a, b: sp.log(sp.exp(a) + sp.exp(b)),
+                    "log(e**a + e**b), stable: max(a, b) + log1p(e**-|a - b|)",
+                    LOGADDEXP_KINK),
+            accuracy=(Accuracy(0, 1e-11, f"{NEAR_ZERO}; 4.5e-12 at {ROOT_E} (value 5e-7)"),
+                      Accuracy(0, 0.1, f"{NEAR_ZERO}; 0.077 at {ROOT_E}", "float32"))),
+    replace(_binary("logaddexp2", _logaddexp2_partials, np.logaddexp2,
+                    lambda sp, a, b: sp.log(2 ** a + 2 ** b, 2),
+                    "log2(2**a + 2**b), stable: max(a, b) + log2(1 + 2**-|a - b|)",
+                    LOGADDEXP_KINK.replace("(a - b)", "((a - b) ln 2)").replace(
+                        "(b - a)", "((b - a) ln 2)")),
+            accuracy=(Accuracy(0, 5e-10, f"{NEAR_ZERO}; 2e-10 at {ROOT_2} (value 3.5e-7)"),
+                      Accuracy(0, 0.1, f"{NEAR_ZERO}; 0.059 at {ROOT_2}", "float32"))),
     _nan_ignoring("fmax", "gt", np.fmax, "Max",
                   "elementwise larger value, ignoring NaN (numpy.fmax)"),
     _nan_ignoring("fmin", "lt", np.fmin, "Min",
