@@ -15,7 +15,8 @@ whose NaN rule needs cotangents a composite cannot shape.
   scales) and no (b/h)**2 (which underflows at ratios beyond 1e154).
 - logaddexp(a, b) is numpy's max + log1p(exp(-|a-b|)); its partials are
   sigmoid(a - b) and sigmoid(b - a), exact in both tails; logaddexp2 the
-  same in base 2 (numpy's forward), its partials sigmoid((a - b) ln 2).
+  same in base 2 (numpy's forward), its partials 1/(1 + 2**(b - a)) from
+  exp2 of the difference itself (no rounded (a - b) ln 2).
 """
 
 from __future__ import annotations
@@ -168,11 +169,22 @@ def _logaddexp_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
     return N.unary("sigmoid", d), N.unary("sigmoid", N.neg(d))
 
 
+def _base2_logistic(d: Node) -> Node:
+    """1/(1 + 2**-d) from exp2 of d itself: sigmoid(d ln 2) would first round
+    d ln 2, an error of |d ln 2| eps in the result (1e-14 at d = 800).  Each
+    branch sees only its own sign of d (the other clamped to 0), so exp2
+    never overflows, also in the branch not taken."""
+    zero, one = N.scalar(0.0, d), N.scalar(1.0, d)
+    up = N.compare("ge", d, zero)
+    e_up = N.unary("exp2", N.neg(N.where(up, d, zero)))  # 2**-d <= 1 for d >= 0
+    e_down = N.unary("exp2", N.where(up, zero, d))  # 2**d < 1 for d < 0
+    return N.where(up, N.reciprocal(N.add(one, e_up)), N.div(e_down, N.add(one, e_down)))
+
+
 def _logaddexp2_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
-    # 1/(1 + 2**(b - a)) = sigmoid((a - b) ln 2), scaled after the difference:
-    # a ln2 - b ln2 would lose an ulp of a ln2, not of a - b
-    d = N.mul(_difference(a, b, y), N.scalar(LN2, y))
-    return N.unary("sigmoid", d), N.unary("sigmoid", N.neg(d))
+    # 1/(1 + 2**(b - a)) and 1/(1 + 2**(a - b))
+    d = _difference(a, b, y)
+    return _base2_logistic(d), _base2_logistic(N.neg(d))
 
 
 # ---- fmax, fmin ---------------------------------------------------------------------------
