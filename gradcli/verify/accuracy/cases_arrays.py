@@ -25,12 +25,11 @@ def _zeros(m: int, n: int) -> list[list[list[Mp]]]:
     return [[[mp.zero] * n for _ in range(n)] for _ in range(m)]
 
 
-def _scaled(r: Range, shapes: Sequence[Sequence[float]], step: int,
-            span: int | None = None) -> np.ndarray:
-    """Each shape times 1.3 * 10**k for k across the range in `step`s (float32:
-    every fifth of its decades), as rows."""
-    hi = span or r.hi
-    step = step if r.dtype == "float64" else max(1, hi // 5)
+def _scaled(r: Range, shapes: Sequence[Sequence[float]], step: int, span: int = 290
+            ) -> np.ndarray:
+    """Each shape times 1.3 * 10**k, k from -span to span in `step`s (float32:
+    its whole range in steps of 7), as rows; rows beyond the range are dropped."""
+    hi, step = (span, step) if r.dtype == "float64" else (r.hi, max(1, r.hi // 5))
     rows = [np.asarray(s) * 1.3 * 10.0 ** k for k in range(-hi, hi + 1, step) for s in shapes]
     with np.errstate(over="ignore"):
         out = r.exact(np.ravel(rows)).reshape(len(rows), -1)
@@ -62,7 +61,7 @@ def _positive_rows(r: Range) -> np.ndarray:
     """Positive vectors of mixed magnitudes (no cancellation in a running
     sum), some with zeros."""
     shapes = [[1.0, 2.5, 0.75], [3.0, 1e-9, 7.0], [0.0, 4.0, 1.0], [1e6, 0.0, 3e-6]]
-    return _scaled(r, shapes, 25, 290 if r.dtype == "float64" else None)
+    return _scaled(r, shapes, 25)
 
 
 def _cumsum_jac(x: Sequence[Mp]) -> list[list[Mp]]:
@@ -146,7 +145,7 @@ SQUARE = [[4.0, 1.5, -2.0, 0.5, 3.0, 1.25, 2.0, -0.75, 5.0]]
 
 
 def _square_rows(r: Range) -> np.ndarray:
-    return _scaled(r, SQUARE, 25, 290 if r.dtype == "float64" else None)
+    return _scaled(r, SQUARE, 25)
 
 
 def _positive_square_rows(r: Range) -> np.ndarray:
