@@ -25,6 +25,7 @@ from gradcli.verify.accuracy.table import (
     EXCLUDED,
     covered_names,
     documented,
+    measured_ops,
     unaccounted,
 )
 
@@ -54,16 +55,19 @@ def test_every_op_has_point_generators_or_a_stated_exclusion() -> None:
 
 def test_cases_and_exclusions_name_real_ops_once() -> None:
     names = covered_names()
-    assert not set(CASES) & set(EXCLUDED)
-    assert set(CASES) <= names, sorted(set(CASES) - names)
+    ops = measured_ops()
+    assert not ops & set(EXCLUDED)
+    assert ops <= names, sorted(ops - names)
     assert set(EXCLUDED) <= names, sorted(set(EXCLUDED) - names)
     assert all(reason.strip() for reason in EXCLUDED.values())
+    assert all(key == case.key for key, case in CASES.items())
 
 
 def test_documented_exceptions_are_well_formed() -> None:
     for op in sorted(set(TABLE) | set(CATALOGUE)):
         for exception in documented(op):
-            assert op in CASES, f"{op} documents an accuracy bound the harness never checks"
+            key = f"{op} {exception.variant}" if exception.variant else op
+            assert key in CASES, f"{key} documents an accuracy bound the harness never checks"
             assert exception.order in (0, 1, 2) and exception.dtype in BARS
             assert exception.bound > BARS[exception.dtype][exception.order]
             assert len(exception.reason) > 40, f"{op}: say why, with the measured error"

@@ -41,6 +41,7 @@ class Accuracy:
     bound: float  # the measured worst relative error, rounded up
     reason: str  # why the bar cannot (or need not) be met
     dtype: str = "float64"
+    variant: str = ""  # the harness case it is for ("ord=3" of norm); "": the op's own
 
 
 @dataclass(frozen=True)

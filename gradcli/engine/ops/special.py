@@ -10,16 +10,19 @@ whose NaN rule needs cotangents a composite cannot shape.
   t g_n = sin^(n)(t) - n g_(n-1) beyond.
 - hypot(a, b) never overflows or underflows (numpy's scaled hypot); its
   partials a/h and b/h are the row `hypot_ratio`, whose own partials
-  (b/h)**2/h and -(a/h)(b/h)/h involve no 1 - (a/h)**2 (which cancels when
-  |b| << |a|) and no h**-3 (which overflows or underflows at large scales).
+  (b/h) ((b/h)/h) and -(a/h) ((b/h)/h) involve no 1 - (a/h)**2 (which
+  cancels when |b| << |a|), no h**-3 (which overflows or underflows at large
+  scales) and no (b/h)**2 (which underflows at ratios beyond 1e154).
 - logaddexp(a, b) is numpy's max + log1p(exp(-|a-b|)); its partials are
   sigmoid(a - b) and sigmoid(b - a), exact in both tails; logaddexp2 the
-  same in base 2 (numpy's forward), its partials sigmoid((a - b) ln 2).
+  same in base 2 (numpy's forward), its partials 1/(1 + 2**(b - a)) from
+  exp2 of the difference itself (no rounded (a - b) ln 2).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -32,7 +35,7 @@ from gradcli.engine.ops.common import (
     sym_elementwise,
 )
 from gradcli.engine.ops.elementwise import _binary, unary
-from gradcli.engine.ops.row import Primitive
+from gradcli.engine.ops.row import Accuracy, Primitive
 from gradcli.engine.ops.table import apply
 
 LN2 = math.log(2.0)
@@ -138,10 +141,13 @@ def _hypot_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
 
 
 def _ratio_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
-    # y = a/h: dy/da = (b/h)**2 / h, dy/db = -(a/h)(b/h) / h
+    # y = a/h, o = b/h: dy/da = o (o/h), dy/db = -y (o/h).  o/h never
+    # overflows (o <= 1, 1/h <= 1/tiny), and the product underflows only
+    # with its truth; o**2 / h would lose o**2 = 1e-350 while o**2/h = 1e-225.
     h = apply("hypot", (a, b))
     other = apply("hypot_ratio", (b, a))
-    return N.div(N.square(other), h), N.neg(N.div(N.mul(y, other), h))
+    scaled = N.div(other, h)
+    return N.mul(other, scaled), N.neg(N.mul(y, scaled))
 
 
 def _sym_hypot_ratio(sp: Any, a: Any, b: Any) -> Any:
@@ -163,11 +169,22 @@ def _logaddexp_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
     return N.unary("sigmoid", d), N.unary("sigmoid", N.neg(d))
 
 
+def _base2_logistic(d: Node) -> Node:
+    """1/(1 + 2**-d) from exp2 of d itself: sigmoid(d ln 2) would first round
+    d ln 2, an error of |d ln 2| eps in the result (1e-14 at d = 800).  Each
+    branch sees only its own sign of d (the other clamped to 0), so exp2
+    never overflows, also in the branch not taken."""
+    zero, one = N.scalar(0.0, d), N.scalar(1.0, d)
+    up = N.compare("ge", d, zero)
+    e_up = N.unary("exp2", N.neg(N.where(up, d, zero)))  # 2**-d <= 1 for d >= 0
+    e_down = N.unary("exp2", N.where(up, zero, d))  # 2**d < 1 for d < 0
+    return N.where(up, N.reciprocal(N.add(one, e_up)), N.div(e_down, N.add(one, e_down)))
+
+
 def _logaddexp2_partials(a: Node, b: Node, y: Node) -> tuple[Node, Node]:
-    # 1/(1 + 2**(b - a)) = sigmoid((a - b) ln 2), scaled after the difference:
-    # a ln2 - b ln2 would lose an ulp of a ln2, not of a - b
-    d = N.mul(_difference(a, b, y), N.scalar(LN2, y))
-    return N.unary("sigmoid", d), N.unary("sigmoid", N.neg(d))
+    # 1/(1 + 2**(b - a)) and 1/(1 + 2**(a - b))
+    d = _difference(a, b, y)
+    return _base2_logistic(d), _base2_logistic(N.neg(d))
 
 
 # ---- fmax, fmin ---------------------------------------------------------------------------
@@ -225,6 +242,18 @@ NAN_RULE = ("a NaN operand is passed over: where one operand is NaN the result i
             "(derivative 1 to it, exactly 0 to the NaN); both NaN: NaN, derivative 0 to "
             "both; ties split the derivative evenly (1/2 each)")
 
+# Documented exceptions to the accuracy bar (docs/accuracy.md).
+RATIO_TINY = ("where hypot(a, b) < 1e-150 and one operand is 1e25 or more times the other: "
+              "the second derivatives (hypot's third, like -3 a b**2 / h**5) are formed "
+              "through 1/h**2, which overflows before the small factors multiply in: inf "
+              "or nan where the truth is as large as 1.6e300 (elsewhere below 1e-15)")
+NEAR_ZERO = ("next to the curve where the value is 0 (e**a + e**b = 1): max(a, b) + "
+             "log1p(e**-|a - b|) adds two rounded numbers near -ln 2 and ln 2 (base 2: -1 "
+             "and 1), so the relative error grows as eps / |value|; the derivatives are "
+             "unaffected")
+ROOT_E = "a = -ln 2 + 1e-3, b = -ln 2 - 1e-3"
+ROOT_2 = "a = -0.999, b = -1.001"
+
 LOGADDEXP_KINK = ("derivatives sigmoid(a - b), sigmoid(b - a): 1/2 each at a tie, also at "
                   "a = b = +-inf")
 
@@ -235,18 +264,23 @@ ROWS = [
     _binary("hypot", _hypot_partials, np.hypot, lambda sp, a, b: sp.sqrt(a ** 2 + b ** 2),
             "sqrt(a**2 + b**2) without overflow or underflow (scaled)",
             "hypot'(0, 0) = (0, 0), as norm'(0) = 0; second derivatives there are nan"),
-    _binary("hypot_ratio", _ratio_partials, _hypot_ratio, _sym_hypot_ratio,
-            "a / hypot(a, b), the partial of hypot (exact at any scale; 0 at (0, 0))",
-            "0 at (0, 0); derivatives there are nan"),
-    _binary("logaddexp", _logaddexp_partials, np.logaddexp,
-            lambda sp, a, b: sp.log(sp.exp(a) + sp.exp(b)),
-            "log(e**a + e**b), stable: max(a, b) + log1p(e**-|a - b|)",
-            LOGADDEXP_KINK),
-    _binary("logaddexp2", _logaddexp2_partials, np.logaddexp2,
-            lambda sp, a, b: sp.log(2 ** a + 2 ** b, 2),
-            "log2(2**a + 2**b), stable: max(a, b) + log2(1 + 2**-|a - b|)",
-            LOGADDEXP_KINK.replace("(a - b)", "((a - b) ln 2)").replace("(b - a)",
-                                                                          "((b - a) ln 2)")),
+    replace(_binary("hypot_ratio", _ratio_partials, _hypot_ratio, _sym_hypot_ratio,
+                    "a / hypot(a, b), the partial of hypot (exact at any scale; 0 at (0, 0))",
+                    "0 at (0, 0); derivatives there are nan"),
+            accuracy=(Accuracy(2, math.inf, RATIO_TINY),)),
+    replace(_binary("logaddexp", _logaddexp_partials, np.logaddexp,
+                    lambda sp, a, b: sp.log(sp.exp(a) + sp.exp(b)),
+                    "log(e**a + e**b), stable: max(a, b) + log1p(e**-|a - b|)",
+                    LOGADDEXP_KINK),
+            accuracy=(Accuracy(0, 1e-11, f"{NEAR_ZERO}; 4.5e-12 at {ROOT_E} (value 5e-7)"),
+                      Accuracy(0, 0.1, f"{NEAR_ZERO}; 0.077 at {ROOT_E}", "float32"))),
+    replace(_binary("logaddexp2", _logaddexp2_partials, np.logaddexp2,
+                    lambda sp, a, b: sp.log(2 ** a + 2 ** b, 2),
+                    "log2(2**a + 2**b), stable: max(a, b) + log2(1 + 2**-|a - b|)",
+                    LOGADDEXP_KINK.replace("(a - b)", "((a - b) ln 2)").replace(
+                        "(b - a)", "((b - a) ln 2)")),
+            accuracy=(Accuracy(0, 5e-10, f"{NEAR_ZERO}; 2e-10 at {ROOT_2} (value 3.5e-7)"),
+                      Accuracy(0, 0.1, f"{NEAR_ZERO}; 0.059 at {ROOT_2}", "float32"))),
     _nan_ignoring("fmax", "gt", np.fmax, "Max",
                   "elementwise larger value, ignoring NaN (numpy.fmax)"),
     _nan_ignoring("fmin", "lt", np.fmin, "Min",

@@ -42,6 +42,17 @@ class Case:
     # (P, n) points -> mask of the points where the op's documented exceptions
     # (`accuracy` in its row) apply; None: everywhere.  Elsewhere the bar holds.
     loose: Callable[[Any], Any] | None = None
+    # One op measured several ways (norm's ords, matrix_power's n): each way is
+    # its own case, named "op variant" in docs/accuracy.md; "" for the only one.
+    variant: str = ""
+    # value, Jacobian and second derivatives at once (the decompositions share
+    # one factorisation between them); None: the three callables above
+    forms: Callable[[Sequence[Mp]], tuple[list, list, list]] | None = None
+
+    @property
+    def key(self) -> str:
+        """The case's name: the op, or the op and its variant."""
+        return f"{self.op} {self.variant}" if self.variant else self.op
 
     @property
     def width(self) -> int:
@@ -96,6 +107,8 @@ def references(case: Case, point: Sequence[float]) -> tuple[list, list, list]:
     """Values, Jacobian and second derivatives at one point, at DIGITS digits."""
     with mpmath.workdps(DIGITS):
         x = [mpmath.mpf(float(v)) for v in point]
+        if case.forms is not None:
+            return case.forms(x)
         return case.value(x), case.jacobian(x), case.second(x)
 
 

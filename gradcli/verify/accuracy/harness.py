@@ -35,7 +35,7 @@ def verdict(m: Measured, dtype: str) -> list[OrderResult]:
     out = []
     for order in ORDERS:
         e = m.errors[order]
-        allowed, exception = bound(case.op, order, dtype)
+        allowed, exception = bound(case.op, order, dtype, case.variant)
         mask = loose if exception is not None else np.zeros(len(points), bool)
         worst, at = m.worst(order)
         out.append(OrderResult(

@@ -16,13 +16,27 @@ from collections.abc import Mapping
 from gradcli.engine.ops import TABLE
 from gradcli.engine.ops.row import Accuracy
 from gradcli.language.functions import CATALOGUE
-from gradcli.verify.accuracy import cases_elementwise, cases_linalg, cases_vector
+from gradcli.verify.accuracy import (
+    cases_arrays,
+    cases_decompositions,
+    cases_elementwise,
+    cases_linalg,
+    cases_numeric,
+    cases_spectral,
+    cases_vector,
+)
 from gradcli.verify.accuracy.case import Case
 
-CASES: Mapping[str, Case] = {case.op: case for family in (
-    cases_elementwise.CASES, cases_vector.CASES, cases_linalg.CASES) for case in family}
+# Keyed by case: the op, or "op variant" where an op is measured several ways.
+CASES: Mapping[str, Case] = {case.key: case for family in (
+    cases_elementwise.CASES, cases_vector.CASES, cases_linalg.CASES, cases_numeric.CASES,
+    cases_arrays.CASES, cases_decompositions.CASES, cases_spectral.CASES)
+    for case in family}
 
 STRUCTURAL = "structural: moves, selects or copies numbers, no arithmetic"
+PERMUTES = "structural: a permutation of the elements (values exact, derivative the permutation)"
+INDEXED = ("structural: integer-indexed selection or writing (values exact, derivative the "
+           "same selection backwards, a scatter_add)")
 CREATION = "creation: constants, nothing to differentiate"
 COMPARISON = "comparison: a boolean result, no derivative"
 
@@ -31,7 +45,37 @@ EXCLUDED: Mapping[str, str] = {
     **{name: STRUCTURAL for name in (
         "named", "reshape", "broadcast_to", "transpose", "getitem", "setitem", "concat",
         "pad", "stop_gradient", "where", "expand_dims", "flatten", "squeeze", "stack", "tile",
-        "repeat", "diag")},
+        "repeat", "diag", "append", "array_split", "split", "hsplit", "vsplit", "dsplit",
+        "atleast_1d", "atleast_2d", "atleast_3d", "column_stack", "hstack", "vstack",
+        "dstack", "moveaxis", "swapaxes", "ravel")},
+    **{name: PERMUTES for name in ("flip", "fliplr", "flipud", "roll", "rot90")},
+    "sort": PERMUTES + "; the order is a stable argsort",
+    "argsort": "integer positions: no float value, never differentiated",
+    **{name: INDEXED for name in ("gather", "scatter_set", "take", "take_along_axis",
+                                  "put_along_axis")},
+    "scatter_add": "x.at[i].add(v) (the vjp of gather): one addition per element, measured "
+                   "as add",
+    "tril": "selection by a constant mask (a where): values exact, derivative 1 or 0",
+    "triu": "selection by a constant mask (a where): values exact, derivative 1 or 0",
+    "select": "composition of where: selects, no arithmetic",
+    "nan_to_num": "composition of where and isnan: selects, no arithmetic",
+    "isnan": "a boolean result, no derivative",
+    "slogdet_sign": "piecewise constant: the sign of det, 1 or -1 (0 at a singular matrix), "
+                    "derivative 0",
+    "degenerate_check": "internal guard of the eigen/singular derivative rules: the identity on "
+                        "its second operand (it only refuses repeated values), measured "
+                        "through the first and second derivatives of eigh and svd",
+    "linrec": "internal (the derivative rules of cumprod): measured through the first and "
+              "second derivatives of cumprod, at vectors with zeros",
+    "diff": "composition: subtractions of neighbours, measured as add",
+    **{alias: f"numpy's other name for {op}: the same builder, measured as {op}" for alias, op in (
+        ("absolute", "abs"), ("fabs", "abs"), ("negative", "neg"), ("remainder", "mod"),
+        ("radians", "deg2rad"), ("degrees", "rad2deg"), ("eigvalsh", "eigh_w"),
+        ("svdvals", "svd_s"))},
+    "eigh": "results of eigh_w and eigh_v (eigenvalues and eigenvectors), each measured",
+    "svd": "results of svd_u, svd_s and svd_vh, each measured",
+    "qr": "results of qr_q and qr_r, each measured (a wide matrix adds a matmul by Q)",
+    "slogdet": "results of slogdet_sign (piecewise constant) and logabsdet (measured)",
     **{name: CREATION for name in ("fill", "arange", "linspace", "eye", "full", "ones",
                                    "zeros")},
     "cast": "conversion: one rounding to the target dtype, derivative a cast back",
@@ -44,7 +88,6 @@ EXCLUDED: Mapping[str, str] = {
     "dot": "composition: matmul (or a product and a sum), measured as matmul",
     "outer": "composition: a broadcast product, measured as mul",
     "tensordot": "composition: einsum, measured as einsum",
-    "trace": "composition: a diagonal selection and a sum, measured as sum",
     "mse": "composition: difference, square, sum and scale, each measured on its own",
 }
 
@@ -62,7 +105,12 @@ def covered_names() -> set[str]:
 
 def unaccounted() -> list[str]:
     """Ops with neither a case nor an exclusion (a new op lands here)."""
-    return sorted(covered_names() - set(CASES) - set(EXCLUDED))
+    return sorted(covered_names() - measured_ops() - set(EXCLUDED))
+
+
+def measured_ops() -> set[str]:
+    """The ops that have at least one case."""
+    return {case.op for case in CASES.values()}
 
 
 def documented(op: str) -> tuple[Accuracy, ...]:
@@ -75,9 +123,12 @@ def documented(op: str) -> tuple[Accuracy, ...]:
     return tuple(found)
 
 
-def bound(op: str, order: int, dtype: str) -> tuple[float, Accuracy | None]:
-    """The relative error the harness allows: the bar, or the op's documented bound."""
+def bound(op: str, order: int, dtype: str, variant: str = ""
+          ) -> tuple[float, Accuracy | None]:
+    """The relative error the harness allows: the bar, or the op's documented
+    bound for this case (the op's own, or one of its variants)."""
     for exception in documented(op):
-        if exception.order == order and exception.dtype == dtype:
+        if exception.order == order and exception.dtype == dtype and \
+                exception.variant == variant:
             return exception.bound, exception
     return BARS[dtype][order], None
