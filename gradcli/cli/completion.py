@@ -127,15 +127,22 @@ def _is_integer(value: Any) -> bool:
 
 
 def _parameters(model: str, body: Any) -> Iterable[str]:
-    """MODEL.INDEX.kernel / .bias for the dense layers, as the loader names them."""
+    """MODEL.INDEX.PART for every parameter of the layers that read, as the
+    loader names them (the layer registry, which loads no numpy); a layer
+    with a mistake in it offers none."""
+    from gradcli.errors import SpecError
+    from gradcli.language.layers import REGISTRY, parse_layer
+    from gradcli.language.yamlread import Document
+
     layers = _mapping(body).get("layers")
-    for index, layer in enumerate(layers if isinstance(layers, list) else []):
-        if not isinstance(layer, dict) or "dense" not in layer:
+    doc = Document(None, "<completion>")
+    for index, item in enumerate(layers if isinstance(layers, list) else []):
+        try:
+            layer = parse_layer(doc, ("layers", index), index, item)
+        except SpecError:
             continue
-        options = layer["dense"] if isinstance(layer["dense"], dict) else {}
-        yield f"{model}.{index}.kernel"
-        if options.get("use_bias", True) is not False:
-            yield f"{model}.{index}.bias"
+        for part in REGISTRY[layer.kind].parameter_parts(layer.options):
+            yield f"{model}.{index}.{part}"
 
 
 def _names_in_context(ctx: click.Context) -> SpecNames:
