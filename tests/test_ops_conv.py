@@ -191,3 +191,19 @@ def test_shape_errors_are_plain(xs, ws, fragment) -> None:
     with pytest.raises(ShapeError, match=fragment):
         apply("conv", (leaf("x", xs, "float64"), leaf("w", ws, "float64")),
               conv_attrs((1, 1), (1, 1), ((0, 0), (0, 0))))
+
+
+def test_batch_chunks_of_the_column_matrix_give_the_same_numbers(monkeypatch) -> None:
+    """The im2col copy is bounded by COLUMNS elements, the batch taken in chunks."""
+    from gradcli.engine.ops import conv as module
+
+    attrs = conv_attrs((2, 2), (1, 1), ((0, 1), (1, 1)))
+    x, w, g = rand(3, 6, 5, 2), rand(3, 3, 2, 2, seed=1), rand(3, 3, 3, 2, seed=2)
+    X, W, G = (leaf(n, a.shape, "float64") for n, a in (("x", x), ("w", w), ("g", g)))
+    nodes = [apply("conv", (X, W), attrs),
+             apply("conv_transpose", (G, W), {**attrs, "size": (6, 5)}),
+             apply("conv_filter", (X, G), {**attrs, "kernel": (3, 3)})]
+    whole = evaluate(nodes, {"x": x, "w": w, "g": g})
+    monkeypatch.setattr(module, "COLUMNS", 7)  # every sample a chunk of its own
+    for chunked, reference in zip(evaluate(nodes, {"x": x, "w": w, "g": g}), whole):
+        np.testing.assert_allclose(chunked, reference, rtol=1e-14, atol=1e-14)

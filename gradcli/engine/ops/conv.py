@@ -49,6 +49,8 @@ from gradcli.engine.ops.windows import (
 from gradcli.errors import ShapeError
 
 GEOMETRY = ("strides", "dilation", "padding", "lead")
+# Elements of one im2col matrix (the copied windows) at most, batch chunks apart.
+COLUMNS = 1 << 22
 
 
 def conv_attrs(strides: tuple[int, ...], dilation: tuple[int, ...], padding: Pads,
@@ -135,19 +137,25 @@ def _infer_filter(inputs: tuple[Node, ...], attrs: Attrs) -> tuple[Shape, str]:
 
 # ---- forward (numpy; the sympy rules run the same code on object arrays) -------------
 
-def _columns(x: np.ndarray, lead: int, kernel: Shape, attrs: dict[str, Any]
+def _windows(x: np.ndarray, lead: int, kernel: Shape, attrs: dict[str, Any]
              ) -> tuple[np.ndarray, Shape]:
-    """im2col: (prod V, B * prod O, prod K * Cin) rows of windows of xp, and O."""
+    """The windows of xp as a strided view (prod V, B, *O, *K, Cin), and O."""
     n = len(kernel)
-    axes = tuple(range(lead + 1, lead + 1 + n))
-    sizes = x.shape[lead + 1:lead + 1 + n]
-    out = out_sizes(sizes, kernel, attrs["strides"], attrs["dilation"], attrs["padding"])
+    x = x.reshape((math.prod(x.shape[:lead]),) + x.shape[lead:])
+    axes = tuple(range(2, 2 + n))
+    out = out_sizes(x.shape[2:2 + n], kernel, attrs["strides"], attrs["dilation"],
+                    attrs["padding"])
     xp = pad_axes(x, axes, attrs["padding"], 0)
     view = window_view(xp, axes, kernel, attrs["strides"], attrs["dilation"], out)
-    view = np.moveaxis(view, lead + 1 + n, -1)  # taps before channels, as in the kernel
-    rows = (math.prod(x.shape[:lead]), x.shape[lead] * math.prod(out),
-            math.prod(kernel) * x.shape[-1])
-    return view.reshape(rows), out
+    return np.moveaxis(view, 2 + n, -1), out  # taps before channels, as in the kernel
+
+
+def _chunks(batch: int, per_sample: int) -> list[slice]:
+    """Slices of the batch axis whose im2col matrix stays under COLUMNS
+    elements: the copied windows are prod(K) times the input's size, and a
+    large batch should not need that much memory at once."""
+    step = max(1, COLUMNS // max(per_sample, 1))
+    return [slice(b, min(b + step, batch)) for b in range(0, batch, step)] or [slice(0, 0)]
 
 
 def _cast(value: np.ndarray, *operands: np.ndarray) -> np.ndarray:
@@ -159,8 +167,14 @@ def forward_conv(x: np.ndarray, w: np.ndarray, *, strides: tuple[int, ...],
                  dilation: tuple[int, ...], padding: Pads, lead: int) -> np.ndarray:
     attrs = {"strides": strides, "dilation": dilation, "padding": padding}
     kernel, cout = w.shape[lead:lead + len(strides)], w.shape[-1]
-    cols, out = _columns(x, lead, kernel, attrs)
-    y = np.matmul(cols, w.reshape(cols.shape[0], cols.shape[2], cout))
+    view, out = _windows(x, lead, kernel, attrs)
+    vn, b = view.shape[:2]
+    wm = w.reshape(vn, -1, cout)
+    y = np.empty((vn, b) + out + (cout,), dtype=np.result_type(x, w))
+    for v in range(vn):
+        for part in _chunks(b, math.prod(view.shape[2:])):
+            cols = view[v, part].reshape(-1, wm.shape[1])  # im2col: the one copy
+            y[v, part] = (cols @ wm[v]).reshape(y[v, part].shape)
     return _cast(y.reshape(x.shape[:lead + 1] + out + (cout,)), x, w)
 
 
@@ -170,14 +184,17 @@ def forward_conv_transpose(g: np.ndarray, w: np.ndarray, *, strides: tuple[int, 
     n = len(strides)
     kernel, (cin, cout) = w.shape[lead:lead + n], w.shape[-2:]
     vn, b, out = math.prod(g.shape[:lead]), g.shape[lead], g.shape[lead + 1:lead + 1 + n]
-    wm = w.reshape(vn, math.prod(kernel) * cin, cout)
-    cols = np.matmul(g.reshape(vn, b * math.prod(out), cout), np.swapaxes(wm, -1, -2))
-    cols = np.moveaxis(cols.reshape((vn, b) + out + tuple(kernel) + (cin,)), -1, 2 + n)
-    axes = tuple(range(2, 2 + n))
+    gm = g.reshape((vn, b, math.prod(out), cout))
+    wt = np.swapaxes(w.reshape(vn, math.prod(kernel) * cin, cout), -1, -2)
+    axes = tuple(range(1, 1 + n))
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(size, padding))
     buffer = np.zeros((vn, b) + padded + (cin,), dtype=np.result_type(g, w))
-    add_windows(buffer, cols, axes, kernel, strides, dilation, out)
-    gx = crop(buffer, axes, padding, size)
+    for v in range(vn):
+        for part in _chunks(b, math.prod(out) * wt.shape[-1]):
+            cols = (gm[v, part] @ wt[v]).reshape((-1,) + out + tuple(kernel) + (cin,))
+            add_windows(buffer[v, part], np.moveaxis(cols, -1, 1 + n), axes, kernel, strides,
+                        dilation, out)  # col2im, one strided add per window tap
+    gx = crop(buffer, tuple(a + 1 for a in axes), padding, size)
     return gx.reshape(g.shape[:lead + 1] + tuple(size) + (cin,))
 
 
@@ -185,10 +202,16 @@ def forward_conv_filter(x: np.ndarray, g: np.ndarray, *, strides: tuple[int, ...
                         dilation: tuple[int, ...], padding: Pads, lead: int,
                         kernel: Shape) -> np.ndarray:
     attrs = {"strides": strides, "dilation": dilation, "padding": padding}
-    cols, _ = _columns(x, lead, tuple(kernel), attrs)
-    gm = g.reshape(cols.shape[0], cols.shape[1], g.shape[-1])
-    gw = np.matmul(np.swapaxes(cols, -1, -2), gm)
-    return _cast(gw.reshape(x.shape[:lead] + tuple(kernel) + (x.shape[-1], g.shape[-1])), x, g)
+    view, out = _windows(x, lead, tuple(kernel), attrs)
+    vn, b = view.shape[:2]
+    cin, cout = x.shape[-1], g.shape[-1]
+    gm = g.reshape((vn, b, math.prod(out), cout))
+    gw = np.zeros((vn, math.prod(kernel) * cin, cout), dtype=np.result_type(x, g))
+    for v in range(vn):
+        for part in _chunks(b, math.prod(view.shape[2:])):
+            cols = view[v, part].reshape(-1, gw.shape[1])
+            gw[v] += cols.T @ gm[v, part].reshape(-1, cout)
+    return _cast(gw.reshape(x.shape[:lead] + tuple(kernel) + (cin, cout)), x, g)
 
 
 # ---- derivatives: each partial is another row of the three ---------------------------

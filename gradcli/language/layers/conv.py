@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from gradcli.engine.graph import Node
 
 SPATIAL = {1: "steps", 2: "height, width"}
+SPATIAL_OUT = {1: "steps'", 2: "height', width'"}
+KERNEL = {1: "(kernel_size, in, filters)", 2: "(kh, kw, in, filters)"}
 PADDING_DOC = ("valid: no padding; same: ceil(size / strides) outputs, zero padding split as "
                "TensorFlow does (the odd cell at the end: bottom/right)")
 
@@ -65,7 +67,7 @@ def _conv_kind(rank: int) -> LayerKind:
     example = f"{{{name}: {{filters: 8, kernel_size: {3 if rank == 1 else '[3, 3]'}}}}}"
     return LayerKind(
         name, f"{rank}-D convolution, channels last: (B, {SPATIAL[rank]}, Cin) -> "
-              f"(B, {SPATIAL[rank]}', filters)", lower,
+              f"(B, {SPATIAL_OUT[rank]}, filters)", lower,
         Options((
             Option("filters", Count(), doc="output channels",
                    need=f"a positive number of filters, like {example}"),
@@ -77,7 +79,7 @@ def _conv_kind(rank: int) -> LayerKind:
             Option("dilation_rate", Sizes(rank), ones, "spacing of the window's taps"),
             activation_option(), use_bias_option())),
         params, lambda o, f: o["filters"], example=example, keras=f"Conv{rank}D",
-        details=f"The kernel is `({'kernel_size, ' * rank}in, filters)`, Keras's layout. "
+        details=f"The kernel is `{KERNEL[rank]}`, Keras's layout. "
                 "Strides and dilation together are allowed (Keras refuses them).")
 
 

@@ -53,7 +53,7 @@ class Sizes:
     @property
     def text(self) -> str:
         if self.rank == 1:
-            return "a positive integer (or a list of one)"
+            return "a positive integer or a list of one"
         return f"a positive integer or a list of {self.rank} of them"
 
     def read(self, value: Any) -> tuple[int, ...]:

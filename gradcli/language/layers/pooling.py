@@ -13,7 +13,7 @@ import math
 from typing import TYPE_CHECKING
 
 from gradcli.language.layers.base import Call, LayerKind
-from gradcli.language.layers.conv import SPATIAL, padding_for, spatial_input
+from gradcli.language.layers.conv import SPATIAL, SPATIAL_OUT, padding_for, spatial_input
 from gradcli.language.layers.core import feature_axis
 from gradcli.language.layers.options import Choice, Flag, Option, Options, Sizes
 
@@ -62,7 +62,7 @@ def _pool_kind(reduce: str, rank: int) -> LayerKind:
     what = "largest value" if reduce == "max" else "mean"
     return LayerKind(
         name, f"the {what} of each window, per channel: (B, {SPATIAL[rank]}, C) -> "
-              f"(B, {SPATIAL[rank]}', C)", lower,
+              f"(B, {SPATIAL_OUT[rank]}, C)", lower,
         Options((Option("pool_size", Sizes(rank), (2,) * rank, "the window, per spatial axis"),
                  Option("strides", Sizes(rank), None, "step of the window (null: pool_size)"),
                  Option("padding", Choice(("valid", "same")), "valid",
