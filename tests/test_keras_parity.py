@@ -10,7 +10,9 @@ file is skipped and the numpy references of test_layer_kinds.py remain."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,31 @@ import pytest
 
 import gradcli
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-keras = pytest.importorskip("keras")
-L = keras.layers
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("keras") is None,
+                                reason="Keras is not installed")
+
+
+@pytest.fixture(scope="module")
+def keras() -> Any:
+    """Keras, imported when a test here runs (not when pytest collects:
+    TensorFlow takes seconds to import and raises the interpreter's
+    recursion limit, which other tests of deep nesting depend on)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    limit = sys.getrecursionlimit()
+    try:
+        return pytest.importorskip("keras")
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+class _Layers:
+    """`L.Conv2D(...)` in the table below, built once Keras is imported."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: (name, args, kwargs)
+
+
+L = _Layers()
 
 # (id, input shape without the batch axis, gradcli layers, Keras layers)
 CASES: list[tuple[str, tuple[int, ...], list[Any], list[Any]]] = [
@@ -91,10 +115,10 @@ def _weights(model: Any, rng: np.random.Generator) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _compare(tmp_path: Path, layers: list[Any], keras_layers: list[Any], x: np.ndarray,
-             input_dtype: str = "float32") -> None:
-    model = keras.Sequential([keras.Input(shape=x.shape[1:], dtype=input_dtype),
-                              *keras_layers])
+def _compare(keras: Any, tmp_path: Path, layers: list[Any], keras_layers: list[Any],
+             x: np.ndarray, input_dtype: str = "float32") -> None:
+    built = [getattr(keras.layers, name)(*args, **kwargs) for name, args, kwargs in keras_layers]
+    model = keras.Sequential([keras.Input(shape=x.shape[1:], dtype=input_dtype), *built])
     arrays = _weights(model, np.random.default_rng(1))
     expected = np.asarray(model(x, training=False))
     np.savez(tmp_path / "w.npz", **arrays)
@@ -116,14 +140,14 @@ def _yaml(data: Any) -> str:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_layer_matches_keras(tmp_path: Path, case) -> None:
+def test_layer_matches_keras(keras: Any, tmp_path: Path, case) -> None:
     _, shape, layers, keras_layers = case
     x = np.random.default_rng(0).standard_normal((2, *shape)).astype(np.float32)
-    _compare(tmp_path, layers, keras_layers, x)
+    _compare(keras, tmp_path, layers, keras_layers, x)
 
 
-def test_embedding_matches_keras(tmp_path: Path) -> None:
+def test_embedding_matches_keras(keras: Any, tmp_path: Path) -> None:
     x = np.array([[0, 3, 3, 9], [1, 2, 0, 4]], dtype=np.int64)
-    _compare(tmp_path, [{"embedding": {"input_dim": 10, "output_dim": 3}}, "flatten",
+    _compare(keras, tmp_path, [{"embedding": {"input_dim": 10, "output_dim": 3}}, "flatten",
                         {"dense": 2}],
              [L.Embedding(10, 3), L.Flatten(), L.Dense(2)], x, input_dtype="int64")

@@ -256,3 +256,33 @@ def test_the_registry_imports_no_numpy() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.split() == ["False", str(len(REGISTRY))]
+
+
+def test_a_model_built_in_python_runs_like_a_yaml_one() -> None:
+    """The importers' path: layers from make_layer, weights from arrays
+    (checked as a weights: file is), the source named in `params`."""
+    from dataclasses import replace
+
+    from gradcli.api import Problem
+    from gradcli.errors import Location
+    from gradcli.language.models import model_spec
+    from gradcli.language.specfile import load_dict
+
+    where = Location("model.onnx", 1, 1)
+    layers = [make_layer("conv2d", 0, where, filters=2, kernel_size=2),
+              make_layer("global_max_pool", 1, where), make_layer("dense", 2, where, units=1)]
+    weights = {"net.0.kernel": RNG.standard_normal((2, 2, 3, 2)), "net.0.bias": np.zeros(2),
+               "net.2.kernel": np.ones((2, 1)), "net.2.bias": np.zeros(1)}
+    model = model_spec("net", layers, where, weights=weights, weights_file="model.onnx",
+                       weights_format="onnx")
+    spec = load_dict({"inputs": {"x": X4.tolist()}, "outputs": {"y": "net(x)"}})
+    problem = Problem(replace(spec, models={"net": model}))
+    pooled = conv_ref(X4, weights["net.0.kernel"], 0.0, (1, 1), (1, 1), [(0, 0)] * 2)
+    np.testing.assert_allclose(problem.evaluate()["y"], pooled.max(axis=(1, 2)).sum(-1)[:, None],
+                               rtol=1e-13)
+    assert {(p.source, p.origin) for p in problem.parameters()} == {("onnx", "model.onnx")}
+    with pytest.raises(SpecError, match="model.onnx:1:1: weights file model.onnx does not fit "
+                                        "model 'net': missing net.2.bias"):
+        model_spec("net", layers, where, weights={k: v for k, v in weights.items()
+                                                  if k != "net.2.bias"},
+                   weights_file="model.onnx")

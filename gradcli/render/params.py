@@ -10,7 +10,9 @@ in `ParamTable.missing` for the CLI to say so.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -79,8 +81,8 @@ def _text(table: ParamTable, precision: int | None) -> str:
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
-def _document(table: ParamTable, leaf) -> dict:  # type: ignore[no-untyped-def]
-    params = {}
+def _document(table: ParamTable, leaf: Callable[[np.ndarray | None], Any]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
     for r in table.rows:
         entry = {"model": r.model, "shape": list(r.shape), "dtype": r.dtype,
                  "trainable": r.trainable, "source": r.source, "from": r.origin}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from gradcli.errors import ShapeError
@@ -122,7 +122,7 @@ RESHAPE = LayerKind(
     example="{reshape: [7, 7, 1]}", keras="Reshape")
 
 
-def _concat(model: str, xs: list[Node], apply: Any) -> Node:
+def _concat(model: str, xs: list[Node], apply: Callable[..., Node]) -> Node:
     """The concat layer: the inputs joined along their last (feature) axis."""
     first = xs[0]
     for x in xs:

@@ -12,7 +12,7 @@ the engine: shell completion reads layers on every Tab press.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,7 +207,6 @@ class Options:
 
     items: tuple[Option, ...] = ()
     shorthand: str | None = None  # the option a plain value fills: {dense: 8}
-    check: Callable[[Mapping[str, Any]], str | None] | None = None  # cross-option rule
     by_name: Mapping[str, Option] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -224,7 +223,3 @@ class Options:
 
     def defaults(self) -> dict[str, Any]:
         return {o.name: o.default for o in self.items if not o.required}
-
-
-def sequence_text(values: Sequence[Any]) -> str:
-    return "[" + ", ".join(str(v) for v in values) + "]"

@@ -83,10 +83,6 @@ def read_options(kind: LayerKind, doc: Document, path: Path, arg: Any,
             raise SpecError(_need(kind, option, None), where)
         else:
             options[option.name] = option.default
-    if spec.check is not None:
-        problem = spec.check(options)
-        if problem:
-            raise SpecError(f"{kind.name}: {problem}", where)
     return MappingProxyType(options)
 
 
