@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the Jacobian machinery is imported when first used
     from gradcli.engine.blocks import BlockPlan, Progress
     from gradcli.engine.finite import Watch
     from gradcli.engine.sweep import Curves, Over
+    from gradcli.language.network import Parameter
 
 Values = Mapping[str, Any]
 PLANS = 128  # planned requests a Problem remembers (least recently used go first)
@@ -80,6 +81,12 @@ class Problem:
         self.named, self.outputs = self.graph.named, self.graph.outputs
         self.models = self.graph.models
         self._plans = LRU(PLANS)  # planned requests, bounded (see engine/lru.py)
+
+    def parameters(self) -> list[Parameter]:
+        """Every model parameter (name, shape, dtype, trainable, source, value),
+        in model and layer order; a model never called has shapes with None
+        (its input width is unknown) and no values."""
+        return self.models.describe()
 
     def constant_value(self, value: ConstExpr) -> np.ndarray:
         """The array of a constant expression (inputs like "ones((4, 1)) * 2")."""

@@ -100,3 +100,15 @@ def test_the_bash_protocol_end_to_end() -> None:
                             env={**env, "_GRADCLI_COMPLETE": "bash_source"},
                             capture_output=True, text=True)
     assert "complete -o nosort -F _gradcli_completion gradcli" in source.stdout
+
+
+def test_wrt_completes_the_parameters_of_every_layer_kind(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    found = dict((v, t) for t, v in complete(monkeypatch,
+                                             "gradcli grad specs/small-cnn.yaml --wrt net"))
+    assert list(found) == ["net", "net.0.kernel", "net.0.bias", "net.2.gamma", "net.2.beta",
+                           "net.2.moving_mean", "net.2.moving_variance", "net.4.kernel",
+                           "net.4.bias"]
+    monkeypatch.setenv("COMP_WORDS", "")
+    names = read_names(str(ROOT / "specs" / "small-cnn.yaml"))
+    assert names.frozen == {"net.2.moving_mean", "net.2.moving_variance"}

@@ -150,9 +150,13 @@ def test_schema_names_exactly_the_keys_the_loader_accepts() -> None:
                      "file": inputs.FILE_KEYS}
     assert list(defs["model"]["properties"]) == list(models.MODEL_KEYS)
     assert list(defs["model"]["properties"]["init"]["properties"]) == list(models.INIT_KEYS)
-    dense = next(f for f in defs["layer"]["anyOf"] if "dense" in f.get("properties", {}))
-    long_form = dense["properties"]["dense"]["anyOf"][1]
-    assert list(long_form["properties"]) == list(models.DENSE_KEYS)
+    from gradcli.language.layers import REGISTRY
+
+    for name, kind in REGISTRY.items():  # every layer kind, every option it reads
+        form = next(f for f in defs["layer"]["anyOf"] if name in f.get("properties", {}))
+        value = form["properties"][name]
+        body = next(f for f in value.get("anyOf", [value]) if f.get("type") == "object")
+        assert list(body["properties"]) == list(kind.options.names), name
     weights = defs["model"]["properties"]["weights"]["anyOf"][1]
     assert list(weights["properties"]) == list(models.WEIGHTS_KEYS)
 

@@ -50,6 +50,15 @@ def matrix(rng, shape):
     return rng.standard_normal(shape) + 3 * np.eye(shape[-1])
 
 
+CONV = {"strides": (2, 2), "dilation": (1, 1), "padding": ((0, 1), (1, 0)), "lead": 0}
+WINDOW = {"axes": (1,), "window": (2,), "strides": (2,), "dilation": (1,), "padding": ((0, 1),)}
+
+
+def shaped(*shape: int) -> Callable:
+    """A generator of normal numbers of a fixed shape (ops with layout rules)."""
+    return lambda rng, _: rng.standard_normal(shape)
+
+
 # op -> (build from leaves, generators of the arrays)
 EXAMPLES: dict[str, tuple[Callable[..., Node], tuple]] = {
     "fill": (lambda: N.fill(2.5, (2, 3), "float64"), ()),
@@ -103,6 +112,15 @@ EXAMPLES: dict[str, tuple[Callable[..., Node], tuple]] = {
     "argsort": (lambda x: apply("argsort", (x,), {"axis": 0}), (normal,)),
     **{name: (lambda x, name=name: apply(name, (x,)), (normal,))
        for name in ("logsumexp", "log_softmax", "softmax", "softmax_c")},
+    # convolutions (stride 2, dilation 1, asymmetric padding) and sliding windows
+    "conv": (lambda x, w: apply("conv", (x, w), CONV), (shaped(1, 3, 4, 1), shaped(2, 2, 1, 2))),
+    "conv_transpose": (lambda g, w: apply("conv_transpose", (g, w), {**CONV, "size": (3, 4)}),
+                       (shaped(1, 2, 2, 2), shaped(2, 2, 1, 2))),
+    "conv_filter": (lambda x, g: apply("conv_filter", (x, g), {**CONV, "kernel": (2, 2)}),
+                    (shaped(1, 3, 4, 1), shaped(1, 2, 2, 2))),
+    "patches": (lambda x: apply("patches", (x,), {**WINDOW, "value": -np.inf}), (normal,)),
+    "unpatch": (lambda p: apply("unpatch", (p,), {**WINDOW, "shape": (2, 3)}),
+                (shaped(2, 2, 2),)),
 }
 # Rows whose sympy rule raises NoSymbolicForm (the row says why): `check`
 # compares their derivatives with finite differences only.

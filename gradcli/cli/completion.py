@@ -4,7 +4,7 @@ see docs/completion.md):
 
 - the SPEC argument completes spec files (`*.yaml`, `*.yml`) and folders;
 - `--wrt` completes the sources the spec offers: float inputs, let names,
-  models (all their parameters) and parameter names (`net.1.kernel`);
+  models (all their trainable parameters) and parameter names (`net.1.kernel`);
 - `--set` completes `NAME=` for the spec's inputs (`NAME=VALUE` with the
   current value when it is a plain number, ready to edit), and `plot --over`
   completes `NAME=` for the float inputs.
@@ -38,6 +38,7 @@ class SpecNames:
     integer_inputs: frozenset[str] = frozenset()
     lets: tuple[str, ...] = ()
     models: dict[str, tuple[str, ...]] = field(default_factory=dict)  # name -> parameters
+    frozen: frozenset[str] = frozenset()  # parameters that are not trainable
 
 
 def _item(value: str, kind: str = "plain", help: str | None = None) -> CompletionItem:
@@ -108,12 +109,15 @@ def read_names(path: str) -> SpecNames:
         return SpecNames()
     inputs = _mapping(data.get("inputs"))
     integer = frozenset(name for name, value in inputs.items() if _is_integer(value))
-    models = {str(name): tuple(_parameters(str(name), body))
-              for name, body in _mapping(data.get("models")).items()}
+    found = {str(name): list(_parameters(str(name), body))
+             for name, body in _mapping(data.get("models")).items()}
+    models = {name: tuple(p for p, _ in params) for name, params in found.items()}
+    frozen = frozenset(p for params in found.values() for p, trainable in params
+                       if not trainable)
     # a let key "a, b" binds two names (a list of arrays unpacked)
     lets = tuple(n.strip() for k in _mapping(data.get("let")) for n in str(k).split(",")
                  if n.strip())
-    return SpecNames({str(k): v for k, v in inputs.items()}, integer, lets, models)
+    return SpecNames({str(k): v for k, v in inputs.items()}, integer, lets, models, frozen)
 
 
 def _mapping(value: Any) -> dict[Any, Any]:
@@ -126,16 +130,23 @@ def _is_integer(value: Any) -> bool:
     return value.get("dtype") in INTEGER_DTYPES or value.get("random") == "integers"
 
 
-def _parameters(model: str, body: Any) -> Iterable[str]:
-    """MODEL.INDEX.kernel / .bias for the dense layers, as the loader names them."""
+def _parameters(model: str, body: Any) -> Iterable[tuple[str, bool]]:
+    """(MODEL.INDEX.PART, trainable) for every parameter of the layers that
+    read, as the loader names them (the layer registry, which loads no
+    numpy); a layer with a mistake in it offers none."""
+    from gradcli.errors import SpecError
+    from gradcli.language.layers import REGISTRY, parse_layer
+    from gradcli.language.yamlread import Document
+
     layers = _mapping(body).get("layers")
-    for index, layer in enumerate(layers if isinstance(layers, list) else []):
-        if not isinstance(layer, dict) or "dense" not in layer:
+    doc = Document(None, "<completion>")
+    for index, item in enumerate(layers if isinstance(layers, list) else []):
+        try:
+            layer = parse_layer(doc, ("layers", index), index, item)
+        except SpecError:
             continue
-        options = layer["dense"] if isinstance(layer["dense"], dict) else {}
-        yield f"{model}.{index}.kernel"
-        if options.get("use_bias", True) is not False:
-            yield f"{model}.{index}.bias"
+        for spec in REGISTRY[layer.kind].params(layer.options, None):
+            yield f"{model}.{index}.{spec.part}", spec.trainable
 
 
 def _names_in_context(ctx: click.Context) -> SpecNames:
@@ -194,8 +205,11 @@ def complete_wrt(ctx: click.Context, param: click.Parameter,
             (name, "input") for name in names.inputs if name not in names.integer_inputs]
         candidates += [(name, "let") for name in names.lets]
         for model, parameters in names.models.items():
-            candidates.append((model, f"model: all {len(parameters)} parameters"))
-            candidates += [(p, f"parameter of {model}") for p in parameters]
+            trainable = [p for p in parameters if p not in names.frozen]
+            candidates.append((model, f"model: its {len(trainable)} trainable parameters"))
+            candidates += [(p, f"parameter of {model}" + (" (not trainable)"
+                                                          if p in names.frozen else ""))
+                           for p in parameters]
         return [_item(name, help=what) for name, what in candidates
                 if name.startswith(incomplete)]
     except Exception:  # noqa: BLE001 - completion must never break the shell

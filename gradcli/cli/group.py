@@ -29,6 +29,7 @@ COMMANDS = {
     "check": ("symbolic", "check_command"), "symbolic": ("symbolic", "symbolic_command"),
     "graph": ("symbolic", "graph_command"), "ops": ("reference", "ops_command"),
     "schema": ("reference", "schema_command"), "plot": ("plot", "plot_command"),
+    "params": ("params", "params_command"),
 }
 
 

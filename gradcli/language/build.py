@@ -46,19 +46,38 @@ class SpecGraph:
     outputs: dict[str, Node] = field(default_factory=dict)
 
     def select_outputs(self, names: Sequence[str] | None) -> list[tuple[str, Node]]:
+        """Outputs, let names and model parameters by name; a model's name
+        selects all its parameters (`eval --output net.1.kernel`, `--output net`)."""
         if not names:
             return list(self.outputs.items())
         chosen = []
+        params = self.models.parameters
         for name in names:
             if name in self.outputs:
                 chosen.append((name, self.outputs[name]))
             elif name in self.named and name not in self.leaves:  # a let name
                 chosen.append((name, self.named[name]))
+            elif name in params:
+                chosen.append((name, params[name]))
+            elif name in self.models.models and self.models.all_parameters(name):
+                chosen += [(p, params[p]) for p in self.models.all_parameters(name)]
             else:
-                what = f"'{name}' is an input, not an output" if name in self.leaves else \
-                    f"unknown output '{name}'{suggest(name, self.outputs)}"
-                raise SpecError(f"{what}; outputs: {', '.join(self.outputs)}", "--output")
+                raise SpecError(self._not_an_output(name), "--output")
         return chosen
+
+    def _not_an_output(self, name: str) -> str:
+        params = self.models.parameters
+        if name in self.leaves:
+            what = f"'{name}' is an input, not an output"
+        elif name in self.models.models:
+            what = f"model '{name}' is never called in an expression, so it has no parameters"
+        else:
+            lets = [e.name for e in self.spec.lets]
+            known = [*self.outputs, *lets, *params, *self.models.models]
+            what = f"unknown output '{name}'{suggest(name, known)}"
+        more = f" (also let names and model parameters, like {next(iter(params))})" \
+            if params else ""
+        return f"{what}; outputs: {', '.join(self.outputs)}{more}"
 
     def default_wrt(self) -> list[str]:
         if self.spec.wrt is not None:  # a model's name stands for its parameters

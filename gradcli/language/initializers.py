@@ -6,12 +6,13 @@ of the same network built in Keras.  The random *stream* is numpy's, not
 TensorFlow's: TF's generator cannot be reproduced outside TF, so the
 numbers differ from Keras's for the same seed.  Each parameter draws from
 its own generator, `numpy.random.default_rng([seed, layer_index, part])`
-(part 0 = kernel, 1 = bias), so a parameter's value depends only on the
-seed, its position and its shape, never on which other layers exist or in
-which order models are called.
+(part 0 = kernel, 1 = bias, else the CRC-32 of the part's name), so a
+parameter's value depends only on the seed, its position and its shape,
+never on which other layers exist or in which order models are called.
 
 Fans (keras.initializers compute_fans): a kernel (in, out) has fan_in = in
-and fan_out = out; a 1-D bias (n,) has fan_in = fan_out = n.
+and fan_out = out; a convolution kernel (*window, in, out) multiplies both
+by the window's size; a 1-D bias (n,) has fan_in = fan_out = n.
 
 | name           | distribution                                         |
 |----------------|------------------------------------------------------|
@@ -36,6 +37,7 @@ weights end up with exactly the variance scale / fan.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -109,8 +111,10 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 def generator(seed: int, index: int, part: str) -> np.random.Generator:
-    """The generator of one parameter (see the module docstring)."""
-    return np.random.default_rng([seed, index, PARTS[part]])
+    """The generator of one parameter (see the module docstring); a part
+    other than kernel and bias (embeddings, ...) is numbered by the CRC-32
+    of its name, so a new layer kind needs no entry here."""
+    return np.random.default_rng([seed, index, PARTS.get(part, zlib.crc32(part.encode()))])
 
 
 def truncated_normal(rng: np.random.Generator, mean: float, sd: float,

@@ -9,17 +9,19 @@
         layers: [flatten, {dense: {units: 28, activation: sigmoid}}, {dense: 1}]
         weights: data/weights.npz        # or {file: ..., prefix: other_name}
 
-Parameters are named MODEL.INDEX.kernel / MODEL.INDEX.bias, INDEX being the
-0-based position in `layers:`.  A weights file is read and checked here,
-when the spec is loaded, so a file that does not fit fails with one message
-listing every missing, extra and mis-shaped array.  Turning a ModelSpec
-into graph nodes is `network.py`'s job.
+Each entry of `layers:` is read by its kind in the layer registry
+(`layers/`).  Parameters are named MODEL.INDEX.PART (net.1.kernel,
+net.2.gamma), INDEX being the 0-based position in `layers:`.  A weights
+file is read and checked here, when the spec is loaded, so a file that does
+not fit fails with one message listing every missing, extra and mis-shaped
+array.  Turning a ModelSpec into graph nodes is `network.py`'s job;
+`model_spec` builds one from Python (model importers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,26 +29,14 @@ import numpy as np
 
 from gradcli.errors import Location, SpecError
 from gradcli.language import initializers as inits
+from gradcli.language.layers import REGISTRY, Layer, ParamSpec, parse_layer
 from gradcli.language.limits import MAX_ELEMENTS
 from gradcli.language.names import check_name
-from gradcli.language.network import ACTIVATIONS
 from gradcli.language.yamlread import Document
 
 MODEL_KEYS = ("layers", "init", "weights")
 INIT_KEYS = ("seed", "kernel", "bias")
-DENSE_KEYS = ("units", "activation", "use_bias")
 WEIGHTS_KEYS = ("file", "prefix")
-LAYER_KINDS = ("flatten", "dense", "activation", "concat")
-
-
-@dataclass(frozen=True)
-class Layer:
-    kind: str                 # one of LAYER_KINDS
-    index: int                # position in layers: (the INDEX of parameter names)
-    where: Location
-    units: int = 0            # dense only
-    activation: str = "linear"
-    use_bias: bool = True
 
 
 @dataclass(frozen=True)
@@ -63,19 +53,40 @@ class ModelSpec:
     init: Init
     where: Location
     # Loaded parameters by parameter name (None: initialise from `init`),
-    # with the file name as the user wrote it, for messages.
+    # with the file name as the user wrote it and its format (npz; an
+    # importer sets onnx, keras, safetensors), for messages and `params`.
     weights: Mapping[str, np.ndarray] | None = None
     weights_file: str = ""
+    weights_format: str = "npz"
+
+    def parameters(self, features: int | None = None) -> list[tuple[str, ParamSpec]]:
+        """Every parameter (name, spec) in layer order, the kind's order within
+        a layer; shapes as far as they are known before a call (None where
+        only the input can tell: `features` is the width of the model's input)."""
+        found = []
+        for layer in self.layers:
+            kind = REGISTRY[layer.kind]
+            found += [(f"{self.name}.{layer.index}.{p.part}", p)
+                      for p in kind.params(layer.options, features)]
+            features = kind.features(layer.options, features)
+        return found
 
     def parameter_names(self) -> list[str]:
-        """Every parameter, in layer order (kernel before bias)."""
-        names = []
-        for layer in self.layers:
-            if layer.kind == "dense":
-                names.append(f"{self.name}.{layer.index}.kernel")
-                if layer.use_bias:
-                    names.append(f"{self.name}.{layer.index}.bias")
-        return names
+        return [name for name, _ in self.parameters()]
+
+
+def model_spec(name: str, layers: Sequence[Layer], where: Location, init: Init | None = None,
+               weights: Mapping[str, np.ndarray] | None = None, weights_file: str = "",
+               weights_format: str = "npz", prefix: str | None = None) -> ModelSpec:
+    """A ModelSpec built in Python (a model importer), its weights checked as
+    a `weights:` file's are: every parameter present with its shape, nothing
+    else under the prefix (default: the model's name)."""
+    model = ModelSpec(name, tuple(layers), init or Init(), where)
+    if weights is None:
+        return model
+    checked = check_weights(model, weights, prefix or name, weights_file or "<arrays>", where)
+    return replace(model, weights=checked, weights_file=weights_file,
+                   weights_format=weights_format)
 
 
 def parse_models(doc: Document, raw: Any, folder: Path, reserved: Mapping[str, str],
@@ -131,76 +142,8 @@ def _layers(doc: Document, path: tuple[Any, ...], raw: Any) -> tuple[Layer, ...]
     if not isinstance(raw, list) or not raw:
         raise SpecError("layers: must be a non-empty list, like [flatten, {dense: 8}]",
                         doc.at(path))
-    layers = []
-    for index, item in enumerate(raw):
-        layer = _layer(doc, path + (index,), index, item)
-        if layer.kind == "concat" and index != 0:
-            raise SpecError("concat joins the model's inputs (net(x, t)), so it can only be "
-                            "the first layer", layer.where)
-        layers.append(layer)
-    return tuple(layers)
-
-
-def _layer(doc: Document, path: tuple[Any, ...], index: int, item: Any) -> Layer:
-    from gradcli.errors import suggest
-
-    where = doc.at(path)
-    if isinstance(item, str):
-        kind, arg, arg_path = item, None, path
-    elif isinstance(item, dict) and len(item) == 1:
-        kind, arg = next(iter(item.items()))
-        arg_path = path + (kind,)
-        where = doc.key_at(arg_path)
-    elif isinstance(item, dict) and "dense" in item:
-        raise SpecError("a dense layer's options go inside it: {dense: {units: 8, "
-                        "activation: tanh}}, not {dense: 8, activation: tanh}", where)
-    else:
-        raise SpecError("a layer is a name (flatten, concat) or a one-key mapping like "
-                        "{dense: 8}, {dense: {units: 8, activation: tanh}}, "
-                        "{activation: relu}", where)
-    if kind not in LAYER_KINDS:
-        hint = suggest(kind, LAYER_KINDS)
-        if isinstance(kind, str) and kind in ACTIVATIONS:
-            hint = f" (write {{activation: {kind}}})"
-        raise SpecError(f"unknown layer '{kind}'{hint}; layers are "
-                        f"{', '.join(LAYER_KINDS)}", where)
-    if kind in ("flatten", "concat"):
-        if arg not in (None, {}):
-            raise SpecError(f"{kind} takes no arguments", doc.at(arg_path))
-        return Layer(kind, index, where)
-    if kind == "activation":
-        return Layer(kind, index, where, activation=_activation(doc, arg_path, arg))
-    return _dense(doc, arg_path, index, where, arg)
-
-
-def _dense(doc: Document, path: tuple[Any, ...], index: int, where: Location,
-           arg: Any) -> Layer:
-    body = {"units": arg} if not isinstance(arg, dict) else arg
-    if isinstance(arg, dict):
-        _keys(doc, path, arg, DENSE_KEYS, "dense")
-    units_path = path + ("units",) if isinstance(arg, dict) else path
-    units = body.get("units")
-    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-        raise SpecError(f"dense needs a positive number of units, like {{dense: 8}}, got "
-                        f"{units!r}", doc.at(units_path))
-    activation = "linear"
-    if "activation" in body:
-        activation = _activation(doc, path + ("activation",), body["activation"])
-    use_bias = body.get("use_bias", True)
-    if not isinstance(use_bias, bool):
-        raise SpecError("use_bias must be true or false", doc.at(path + ("use_bias",)))
-    return Layer("dense", index, where, units, activation, use_bias)
-
-
-def _activation(doc: Document, path: tuple[Any, ...], name: Any) -> str:
-    from gradcli.errors import suggest
-
-    if name is None:
-        return "linear"
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise SpecError(f"unknown activation {name!r}{suggest(name, ACTIVATIONS)}; "
-                        f"activations are {', '.join(ACTIVATIONS)}", doc.at(path))
-    return name
+    return tuple(parse_layer(doc, path + (index,), index, item)
+                 for index, item in enumerate(raw))
 
 
 def _init(doc: Document, path: tuple[Any, ...], raw: Any) -> Init:
@@ -263,7 +206,7 @@ def _with_weights(doc: Document, path: tuple[Any, ...], model: ModelSpec, raw: A
                         doc.at(path + ("prefix",)))
     arrays = read_npz(folder / file, file, where, limit)
     weights = check_weights(model, arrays, prefix, file, where)
-    return ModelSpec(model.name, model.layers, model.init, model.where, weights, file)
+    return replace(model, weights=weights, weights_file=file)
 
 
 def read_npz(path: Path, shown: str, where: Location,
@@ -285,19 +228,7 @@ def read_npz(path: Path, shown: str, where: Location,
 def expected_shapes(model: ModelSpec) -> dict[str, tuple[int | None, ...]]:
     """Shape each parameter must have; None where only a call can tell (the
     input width of a dense layer fed by the model's input or a flatten)."""
-    shapes: dict[str, tuple[int | None, ...]] = {}
-    width: int | None = None
-    for layer in model.layers:
-        if layer.kind in ("flatten", "concat"):
-            width = None
-        if layer.kind != "dense":
-            continue
-        kernel = f"{model.name}.{layer.index}.kernel"
-        shapes[kernel] = (width, layer.units)
-        if layer.use_bias:
-            shapes[f"{model.name}.{layer.index}.bias"] = (layer.units,)
-        width = layer.units
-    return shapes
+    return {name: spec.shape for name, spec in model.parameters()}
 
 
 def _fits(shape: tuple[int, ...], expected: tuple[int | None, ...]) -> bool:

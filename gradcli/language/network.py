@@ -1,17 +1,19 @@
 """Models lowered to ordinary graph nodes: `net(x)` in an expression
-becomes matmuls, adds and activations over parameter leaves, so every
-command (grad, jacobian, hessian, check, graph, symbolic) works on a network
-without knowing it is one.
+becomes the nodes each layer's kind builds (matmuls, convolutions, pools,
+activations) over parameter leaves, so every command (grad, jacobian,
+hessian, check, graph, symbolic) works on a network without knowing it is one.
 
 A parameter leaf is created the first time its model is called, when the
 width of the input is known (Keras builds layers at their first call for the
 same reason); later calls share it.  Values come from the model's weights
-file or from its `init:` (see initializers.py)."""
+file or from its `init:` (see initializers.py).  Nothing here knows a layer
+kind: the registry (`layers/`) says what each one needs and builds."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,54 +23,28 @@ from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.errors import ShapeError, SpecError
 from gradcli.language.functions import CATALOGUE
-from gradcli.language.functions.context import Context, to_float
+from gradcli.language.functions.context import Context, as_node, to_float
+from gradcli.language.layers import ACTIVATIONS, REGISTRY, Call, ParamSpec
 
 if TYPE_CHECKING:
-    from gradcli.language.models import Layer, ModelSpec
+    from gradcli.language.layers import Layer
+    from gradcli.language.models import ModelSpec
 
-Activation = Callable[[Context, Node], Node]
-# keras.activations.selu
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
+__all__ = ["ACTIVATIONS", "ModelSet", "Parameter"]
 
 
-def _catalogue(name: str, **kwargs: Any) -> Activation:
-    return lambda ctx, x: CATALOGUE[name].build(ctx, x, **kwargs)
+@dataclass(frozen=True, eq=False)
+class Parameter:
+    """One parameter as `gradcli params` lists it (plain data)."""
 
-
-def _selu(ctx: Context, x: Node) -> Node:
-    return N.mul(N.scalar(SELU_SCALE, x), CATALOGUE["elu"].build(ctx, x, alpha=SELU_ALPHA))
-
-
-def _softsign(ctx: Context, x: Node) -> Node:
-    return N.div(x, N.add(N.scalar(1.0, x), CATALOGUE["abs"].build(ctx, x)))
-
-
-def _mish(ctx: Context, x: Node) -> Node:
-    return apply("mul", (x, CATALOGUE["tanh"].build(ctx, CATALOGUE["softplus"].build(ctx, x))))
-
-
-# Keras's activation names with Keras's defaults (leaky_relu's slope is
-# Keras 3's 0.2, elu's alpha 1, gelu exact), plus sin, common in PINNs.
-ACTIVATIONS: Mapping[str, Activation] = {
-    "linear": lambda ctx, x: x,
-    "relu": _catalogue("relu"),
-    "sigmoid": _catalogue("sigmoid"),
-    "tanh": _catalogue("tanh"),
-    "softmax": _catalogue("softmax"),
-    "log_softmax": _catalogue("log_softmax"),
-    "softplus": _catalogue("softplus"),
-    "softsign": _softsign,
-    "elu": _catalogue("elu"),
-    "selu": _selu,
-    "gelu": _catalogue("gelu"),
-    "silu": _catalogue("silu"),
-    "swish": _catalogue("silu"),
-    "mish": _mish,
-    "leaky_relu": _catalogue("leaky_relu", alpha=0.2),
-    "exponential": _catalogue("exp"),
-    "sin": _catalogue("sin"),
-}
+    name: str
+    model: str
+    shape: tuple[int | None, ...]   # None: the model is never called, its input width unknown
+    dtype: str
+    trainable: bool
+    source: str                     # init, npz (importers: onnx, keras, safetensors)
+    origin: str                     # the initializer and seed, or the file
+    value: np.ndarray | None        # None when the shape is not known
 
 
 class ModelSet:
@@ -80,6 +56,7 @@ class ModelSet:
         self.ctx = ctx
         self.parameters: dict[str, Node] = {}
         self.values: dict[str, np.ndarray] = {}
+        self.specs: dict[str, ParamSpec] = {}
         self.callables: dict[str, Callable[..., Node]] = {
             name: self._caller(name) for name in self.models}
 
@@ -90,9 +67,15 @@ class ModelSet:
         return call
 
     def groups(self) -> dict[str, list[str]]:
-        """Model name -> the names of its parameters that exist (layer order)."""
-        return {name: [p for p in model.parameter_names() if p in self.parameters]
+        """Model name -> its trainable parameters that exist (layer order): what
+        `wrt: [net]` differentiates (moving statistics are named one by one)."""
+        return {name: [p for p in model.parameter_names()
+                       if p in self.parameters and self.specs[p].trainable]
                 for name, model in self.models.items()}
+
+    def all_parameters(self, model: str) -> list[str]:
+        """Every parameter of `model` that exists, trainable or not."""
+        return [p for p in self.models[model].parameter_names() if p in self.parameters]
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Node:
         model = self.models[name]
@@ -101,9 +84,11 @@ class ModelSet:
                             f"'{next(iter(kwargs))}='")
         if not args:
             raise SpecError(f"{name}() needs an input, like {name}(x)")
-        xs = [to_float(self.ctx, a) for a in args]
-        if model.layers[0].kind == "concat":
-            x = _concat(name, xs)
+        first = REGISTRY[model.layers[0].kind]
+        xs = [as_node(self.ctx, a) if first.integer_input else to_float(self.ctx, a)
+              for a in args]
+        if first.join is not None:
+            x = first.join(name, xs, apply)
         elif len(xs) == 1:
             x = xs[0]
         else:
@@ -111,33 +96,39 @@ class ModelSet:
                             f"several, make its first layer concat")
         for layer in model.layers:
             x = self._layer(model, layer, x)
+        # in the models' and layers' order (a kind creates them as it needs them)
+        order = [p for m in self.models.values() for p in m.parameter_names()]
+        self.parameters = {p: self.parameters[p] for p in order if p in self.parameters}
+        self.values = {p: self.values[p] for p in self.parameters}
         return x
 
     def _layer(self, model: ModelSpec, layer: Layer, x: Node) -> Node:
-        what = f"{model.name} layer {layer.index} ({layer.kind})"
-        if layer.kind == "concat":
-            return x
-        if layer.kind == "activation":
-            return ACTIVATIONS[layer.activation](self.ctx, x)
-        if x.ndim == 0:
-            raise ShapeError(f"{what} needs an array with a feature axis, got a scalar")
-        if layer.kind == "flatten":
-            # keras Flatten keeps the batch axis: (B, ...) -> (B, prod); (B,) -> (B, 1)
-            return N.reshape(x, (x.shape[0], int(np.prod(x.shape[1:], dtype=np.int64))))
-        kernel = self._parameter(model, layer, "kernel", (x.shape[-1], layer.units))
-        if kernel.shape[0] != x.shape[-1]:
-            raise ShapeError(f"{what} gets {x.shape[-1]} features (input shape {x.shape}) but "
-                             f"{model.name}.{layer.index}.kernel has shape {kernel.shape}: "
-                             f"{kernel.shape[0]} rows")
-        y = CATALOGUE["matmul"].build(self.ctx, x, kernel)
-        if layer.use_bias:
-            y = N.add(y, self._parameter(model, layer, "bias", (layer.units,)))
-        return ACTIVATIONS[layer.activation](self.ctx, y)
+        kind = REGISTRY[layer.kind]
+        features = x.shape[-1] if x.ndim else None
+        specs = {p.part: p for p in kind.params(layer.options, features)}
 
-    def _parameter(self, model: ModelSpec, layer: Layer, part: str,
-                   shape: tuple[int, ...]) -> Node:
-        key = f"{model.name}.{layer.index}.{part}"
+        def param(part: str) -> Node:
+            return self._parameter(model, layer, specs[part], x)
+
+        def function(fn: str, *args: Any, **kwargs: Any) -> Node:
+            return CATALOGUE[fn].build(self.ctx, *args, **kwargs)
+
+        return kind.lower(Call(self.ctx, layer, model.name, param, N, apply, function), x)
+
+    def _parameter(self, model: ModelSpec, layer: Layer, spec: ParamSpec, x: Node) -> Node:
+        key = f"{model.name}.{layer.index}.{spec.part}"
+        shape = tuple(int(d) for d in spec.shape if d is not None)
+        if len(shape) != len(spec.shape):  # a kind asked for a parameter of a scalar input
+            raise ShapeError(f"{model.name} layer {layer.index} ({layer.kind}) needs an array "
+                             f"with a feature axis, got shape {x.shape}")
         node = self.parameters.get(key)
+        found = node.shape if node is not None else None
+        if model.weights is not None and node is None:
+            found = tuple(model.weights[key].shape)
+        if found is not None and found != shape:
+            raise ShapeError(f"{model.name} layer {layer.index} ({layer.kind}) gets "
+                             f"{x.shape[-1]} features (input shape {x.shape}) but {key} has "
+                             f"shape {found}, expected {shape}")
         if node is not None:
             return node
         size = math.prod(shape)  # Python ints: units: 10**20 must not wrap around
@@ -150,25 +141,44 @@ class ModelSet:
         else:
             from gradcli.language import initializers as inits  # lazy-for-speed: models
 
-            init = model.init.kernel if part == "kernel" else model.init.bias
-            rng = inits.generator(model.init.seed, layer.index, part)
-            value = inits.sample(init, shape, rng, self.ctx.dtype)
+            rng = inits.generator(model.init.seed, layer.index, spec.part)
+            value = inits.sample(_initializer(model, spec), shape, rng, self.ctx.dtype)
         value.setflags(write=False)
         node = leaf(key, value.shape, self.ctx.dtype)
         self.parameters[key] = node
         self.values[key] = value
+        self.specs[key] = spec
         return node
 
+    def describe(self) -> list[Parameter]:
+        """Every parameter of every model, created or not (`gradcli params`)."""
+        listed = []
+        for model in self.models.values():
+            for name, spec in model.parameters():
+                node = self.parameters.get(name)
+                shape = node.shape if node is not None else spec.shape
+                source, origin = _origin(model, spec)
+                listed.append(Parameter(name, model.name, shape, self.ctx.dtype, spec.trainable,
+                                        source, origin, self.values.get(name)))
+        return listed
 
-def _concat(name: str, xs: list[Node]) -> Node:
-    """The concat layer: the inputs joined along their last (feature) axis."""
-    first = xs[0]
-    for x in xs:
-        if x.ndim == 0 or x.ndim != first.ndim or x.shape[:-1] != first.shape[:-1]:
-            shapes = ", ".join(str(x.shape) for x in xs)
-            raise ShapeError(f"{name}(...) joins its inputs along their last axis, so they "
-                             f"need the same shape apart from it; got {shapes} (points as "
-                             "columns of shape (N, 1) work)")
-    if len(xs) == 1:
-        return first
-    return apply("concat", xs, {"axis": first.ndim - 1})
+
+def _initializer(model: ModelSpec, spec: ParamSpec) -> Any:
+    from gradcli.language import initializers as inits  # lazy-for-speed: models
+
+    if spec.init == "kernel":
+        return model.init.kernel
+    if spec.init == "bias":
+        return model.init.bias
+    return inits.make(spec.init)
+
+
+def _origin(model: ModelSpec, spec: ParamSpec) -> tuple[str, str]:
+    """(source, where from) of a parameter: the file, or the initializer and seed."""
+    if model.weights is not None:
+        return model.weights_format, model.weights_file
+    init = _initializer(model, spec)
+    params = ", ".join(f"{k}={v:g}" for k, v in init.params.items())
+    text = f"{init.name}({params})" if params else init.name
+    random = init.name not in ("zeros", "ones", "constant")
+    return "init", f"{text}, seed {model.init.seed}" if random else text

@@ -111,41 +111,29 @@ def _initializer() -> Schema:
 
 
 def _layer() -> Schema:
-    from gradcli.language.models import LAYER_KINDS
-    from gradcli.language.network import ACTIVATIONS
+    from gradcli.language.layers import REGISTRY, kind_schema
 
-    activation = {"enum": [*ACTIVATIONS, None], "description": "Keras activation name "
-                  "(null or linear: none)."}
-    empty = {"type": ["object", "null"], "maxProperties": 0}
-    bare = [kind for kind in LAYER_KINDS if kind in ("flatten", "concat")]
+    bare = [name for name, kind in REGISTRY.items() if kind.options.bare]
     return {
-        "description": "flatten, concat (first layer only: several inputs joined on the "
-                       "last axis), {dense: units}, {dense: {units, activation, use_bias}} "
-                       "or {activation: name}.",
-        "anyOf": [
-            {"enum": bare},
-            *(_one_key(kind, empty, kind) for kind in bare),
-            _one_key("dense", {"anyOf": [
-                {"type": "integer", "minimum": 1},
-                _object({"units": {"type": "integer", "minimum": 1},
-                         "activation": activation,
-                         "use_bias": {"type": "boolean", "default": True}}, ("units",))]},
-                "A dense layer: y = x @ kernel + bias on the last axis."),
-            _one_key("activation", activation, "An activation on its own."),
-        ]}
+        "description": "A layer: a name alone (" + ", ".join(bare) + ") or a one-key mapping "
+                       "{kind: options}, e.g. {dense: 8}, {conv2d: {filters: 8, kernel_size: 3}} "
+                       "(docs/networks.md lists every kind).",
+        "anyOf": [{"enum": bare},
+                  *(form for kind in REGISTRY.values() for form in kind_schema(kind))]}
 
 
 def _model() -> Schema:
     model = _object({
         "layers": {"type": "array", "minItems": 1, "items": _ref("layer"),
                    "description": "The sequential layers; parameters are named "
-                                  "MODEL.INDEX.kernel / MODEL.INDEX.bias."},
+                                  "MODEL.INDEX.PART (net.1.kernel, net.2.gamma)."},
         "init": _object({"seed": {"type": "integer", "minimum": 0, "default": 0},
                          "kernel": _ref("initializer"), "bias": _ref("initializer")},
                         description="Deterministic initialisation (default glorot_uniform "
                                     "kernels, zero biases, seed 0)."),
-        "weights": {"description": "An .npz of the parameters keyed MODEL.INDEX.kernel, "
-                                   "relative to the spec file.",
+        "weights": {"description": "An .npz of the parameters keyed MODEL.INDEX.PART "
+                                   "(gradcli params --format npz writes one), relative to "
+                                   "the spec file.",
                     "anyOf": [{"type": "string"},
                               _object({"file": {"type": "string"},
                                        "prefix": {"type": "string", "description":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -47,11 +48,16 @@ def _arrays(result: Result) -> dict[str, np.ndarray]:
 
 def render_npz(result: Result) -> bytes:
     """The entries as a deterministic .npz archive."""
+    return archive(_arrays(result))
+
+
+def archive(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """Arrays by key as a deterministic .npz archive (np.load reads it)."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, mode="w", compression=zipfile.ZIP_STORED) as archive:
-        for key, arr in _arrays(result).items():
+    with zipfile.ZipFile(buffer, mode="w", compression=zipfile.ZIP_STORED) as zipped:
+        for key, arr in arrays.items():
             info = zipfile.ZipInfo(key + ".npy", date_time=_EPOCH)
             info.external_attr = 0o644 << 16  # a regular file, rw-r--r--, once extracted
-            with archive.open(info, mode="w", force_zip64=True) as member:
+            with zipped.open(info, mode="w", force_zip64=True) as member:
                 np.lib.format.write_array(member, arr, allow_pickle=False)
     return buffer.getvalue()

@@ -143,8 +143,24 @@ def _sym_max(x: np.ndarray, *, axes: tuple[int, ...]) -> np.ndarray:
     flat = moved.reshape(moved.shape[: moved.ndim - len(axes)] + (-1,))
     out = np.empty(flat.shape[:-1], dtype=object)
     for index in np.ndindex(out.shape):
-        out[index] = sympy.Max(*flat[index])
+        out[index] = _max_tree(sympy, list(flat[index]))
     return out
+
+
+def _max_tree(sympy: Any, items: list[Any]) -> Any:
+    """Max of many as a balanced tree of unevaluated two-argument Maxes.
+
+    sympy's own Max(a, b, c, ...) compares its arguments symbolically
+    (factor_terms on every pair), when built and again in every derivative
+    (d Max = Heaviside(a - Max(others))): seconds per element for a max
+    pool over tanh(conv(x)).  Two arguments at a time, its derivative is
+    Heaviside(a - b) with nothing to compare; numbers substituted evaluate
+    it.  (A two-way tie gets 1/2 each, as the engine; wider exact ties
+    split unevenly here, a measure-zero case `check` never samples.)"""
+    while len(items) > 1:
+        items = [sympy.Max(items[i], items[i + 1], evaluate=False) if i + 1 < len(items)
+                 else items[i] for i in range(0, len(items), 2)]
+    return items[0]
 
 
 # ---- indexing --------------------------------------------------------------------
