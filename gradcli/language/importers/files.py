@@ -57,14 +57,15 @@ def regular_file(path: Path, shown: str, where: Where, what: str, max_bytes: int
 def read_file(path: Path, shown: str, where: Where, what: str, max_bytes: int) -> bytes:
     """The bytes of a regular file of at most `max_bytes` (checked again while
     reading: the file may grow between the check and the read)."""
-    regular_file(path, shown, where, what, max_bytes)
+    size = regular_file(path, shown, where, what, max_bytes)
     try:
         with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
+            # read(n) reserves n bytes first: ask for what the file holds
+            data = handle.read(size + 1)
     except OSError as exc:
         raise SpecError(f"cannot read {what} {shown}: {exc.strerror or exc}", where) from None
-    if len(data) > max_bytes:
-        raise SpecError(f"{what} {shown} is larger than the limit of {max_bytes} bytes", where)
+    if len(data) != size:
+        raise SpecError(f"{what} {shown} changed while it was read", where)
     return data
 
 
@@ -88,12 +89,16 @@ def zip_member(archive: zipfile.ZipFile, name: str, shown: str, where: Where,
     if info.file_size > max_bytes:
         raise SpecError(f"{name} in {shown} would be {info.file_size} bytes, more than the "
                         f"limit of {max_bytes}", where)
+    chunks, total = [], 0
     try:
         with archive.open(info) as member:
-            data = member.read(max_bytes + 1)
+            while total <= max_bytes and (chunk := member.read(1 << 20)):
+                chunks.append(chunk)
+                total += len(chunk)
     except (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, RuntimeError,
             NotImplementedError) as exc:  # corrupt data, encrypted or unknown compression
         raise SpecError(f"cannot read {name} in {shown}: {exc}", where) from None
+    data = b"".join(chunks)
     if len(data) > max_bytes:
         raise SpecError(f"{name} in {shown} is larger than the limit of {max_bytes} bytes",
                         where)

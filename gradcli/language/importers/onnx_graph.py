@@ -30,6 +30,12 @@ SUPPORTED = tuple(sorted(OPS))
 # other character (a space, a bracket, a comma) would not survive --wrt.
 NAME_PUNCTUATION = set("_.:/-")
 NOT_TRAINABLE = {"BatchNormalization": (3, 4)}  # input positions: mean, var
+# Inputs no derivative flows through (None: all of them): a float
+# initializer used only there is a constant, not a parameter (torch's
+# Softplus threshold, compared with the input).
+CONSTANT_INPUTS: dict[str, tuple[int, ...] | None] = {
+    "Equal": None, "Greater": None, "Less": None, "GreaterOrEqual": None,
+    "LessOrEqual": None, "Where": (0,), "Shape": None, "Size": None}
 
 
 def parameter_part(name: str) -> str:
@@ -57,7 +63,9 @@ class OnnxGraph:
             raise SpecError(f"ONNX file {model.file} uses operators gradcli does not support: "
                             f"{listed}{more}. Supported operators: {', '.join(SUPPORTED)}",
                             where)
-        used = {name for n in model.nodes for name in n.inputs}
+        used = {name for n in model.nodes for i, name in enumerate(n.inputs)
+                if n.op not in CONSTANT_INPUTS or (CONSTANT_INPUTS[n.op] is not None
+                                                   and i not in CONSTANT_INPUTS[n.op])}
         used |= {p.name for p in model.outputs}
         frozen = {n.inputs[i] for n in model.nodes for i in NOT_TRAINABLE.get(n.op, ())
                   if i < len(n.inputs)}

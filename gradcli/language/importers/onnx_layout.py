@@ -256,11 +256,48 @@ def _range(start: np.ndarray, limit: np.ndarray, delta: np.ndarray) -> np.ndarra
     return np.arange(count, dtype=np.result_type(start, limit, delta)) * delta + start
 
 
+COMPARISONS = {"Equal": ("eq", np.equal), "Greater": ("gt", np.greater),
+               "Less": ("lt", np.less), "GreaterOrEqual": ("ge", np.greater_equal),
+               "LessOrEqual": ("le", np.less_equal)}
+
+
+def _broadcast(step: Step, values: list[Value]) -> list[Any]:
+    try:
+        shape = np.broadcast_shapes(*(shape_of(v) for v in values))
+    except ValueError:
+        raise ShapeError(f"cannot broadcast shapes {[shape_of(v) for v in values]}") from None
+    nodes = [step.node_of(v) for v in values]
+    return [n if n.shape == shape else step.fn("broadcast_to", n, shape) for n in nodes]
+
+
+def _compare(step: Step, args: list[Any]) -> Value:
+    """A boolean value (a mask for Where, as torch's Softplus threshold)."""
+    a, b = need(step, args, 2)[:2]
+    op, fold = COMPARISONS[step.node.op]
+    if is_const(a, b):
+        return fold(np.asarray(a), np.asarray(b))
+    x, y = _broadcast(step, [a, b])
+    if x.is_float != y.is_float:
+        raise step.fail(f"compares {x.dtype} with {y.dtype}")
+    return step.N.compare(op, x, y)
+
+
+def _where(step: Step, args: list[Any]) -> Value:
+    cond, a, b = need(step, args, 3)[:3]
+    if is_const(cond, a, b):
+        return np.where(np.asarray(cond), np.asarray(a), np.asarray(b))
+    c, x, y = _broadcast(step, [cond, a, b])
+    if c.dtype != "bool" or x.dtype != y.dtype:
+        raise step.fail(f"takes a boolean condition and two values of one type, got "
+                        f"{c.dtype}, {x.dtype}, {y.dtype}")
+    return step.N.where(c, x, y)
+
+
 OPS: dict[str, Op] = {
     "Constant": _constant, "Shape": _shape, "Size": _size, "Identity": _identity,
     "Dropout": _dropout, "Cast": _cast, "Reshape": _reshape, "Flatten": _flatten,
     "Transpose": _transpose, "Concat": _concat, "Squeeze": _squeeze, "Unsqueeze": _unsqueeze,
     "Slice": _slice, "Gather": _gather, "ReduceSum": _reduce, "ReduceMean": _reduce,
     "Expand": _expand, "ConstantOfShape": _constant_of_shape, "Range": _folded(_range),
-    "Equal": _folded(np.equal), "Where": _folded(np.where),
+    "Where": _where, **{name: _compare for name in COMPARISONS},
 }
