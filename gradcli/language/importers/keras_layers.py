@@ -35,6 +35,7 @@ class Input:
     index: int
     name: str
     dims: tuple[int | None, ...] | None
+    dtype: str = "float32"
 
 
 Converted = Layer | Merge | Input
@@ -217,7 +218,9 @@ def convert(entry: Any, index: int, shown: str, where: Where) -> Converted:
     r = Reader(entry, index, shown, where)
     if r.kind == "InputLayer":
         dims = r.get("batch_shape", r.get("batch_input_shape"))
-        return Input(index, r.name, tuple(dims) if isinstance(dims, list) else None)
+        dtype = r.get("dtype", "float32")
+        dtype = dtype if isinstance(dtype, str) else "float32"
+        return Input(index, r.name, tuple(dims) if isinstance(dims, list) else None, dtype)
     if r.kind in MERGES:
         axis = r.get("axis", -1) if r.kind == "Concatenate" else -1
         if not isinstance(axis, int) or isinstance(axis, bool):

@@ -107,11 +107,16 @@ def _sequential(file: KerasFile, entries: list[Any], config: dict[str, Any],
         layers.append(converted)
     weights = _weights(file, [(layer, n) for layer, (_, n) in zip(layers, kept)], where)
     taken: set[str] = set()
-    name = names[0][1] if names[0][0] == "InputLayer" else "input"
+    name = names[0][1] if isinstance(first, Input) else "input"
+    dtype = first.dtype if isinstance(first, Input) else "float32"
     inputs = (Port(name, identifier(name, taken),
-                   tuple(dims) if isinstance(dims, list) else None),)
+                   tuple(dims) if isinstance(dims, (list, tuple)) else None, dtype),)
     outputs = (Port(kept[-1][1][1], identifier(kept[-1][1][1], taken), None),)
-    return KerasModel(tuple(layers), weights, inputs, outputs, None)
+    # the chain as a graph, so that the input's shape is checked as in a functional model
+    refs = [(name, 0, 0)] + [(n[1], 0, 0) for _, n in kept]
+    calls = tuple((refs[i + 1], layer, [refs[i]]) for i, layer in enumerate(layers))
+    graph = KerasGraph(file.shown, calls, (refs[0],), (refs[-1],), inputs, outputs, weights)
+    return KerasModel(tuple(layers), weights, inputs, outputs, graph)
 
 
 def _ref(value: Any, shown: str, where: Where) -> Ref:
@@ -173,8 +178,8 @@ def _functional(file: KerasFile, entries: list[Any], config: dict[str, Any],
                             "InputLayer", where)
     weights = _weights(file, list(zip(converted, names)), where)
     taken: set[str] = set()
-    ports_in = tuple(Port(r[0], identifier(r[0], taken), by_name[r[0]].dims)  # type: ignore
-                     for r in inputs)
+    ports_in = tuple(Port(r[0], identifier(r[0], taken), by_name[r[0]].dims,  # type: ignore
+                          by_name[r[0]].dtype) for r in inputs)  # type: ignore
     ports_out = tuple(Port(r[0], identifier(r[0], taken), None) for r in outputs)
     graph = KerasGraph(file.shown, tuple(calls), tuple(inputs), tuple(outputs), ports_in,
                        ports_out, weights)
@@ -220,7 +225,8 @@ class KerasGraph:
             if not port.fits(x.shape):
                 raise ShapeError(f"{call.model}'s input '{port.name}' has shape "
                                  f"{port.shape_text()} in the Keras file; got {x.shape}")
-            env[ref] = x if x.is_float else call.nodes.cast(x, call.ctx.dtype)
+            floats = port.dtype.startswith(("float", "bfloat"))
+            env[ref] = call.nodes.cast(x, call.ctx.dtype) if floats and not x.is_float else x
         pending = [c for c in self.calls if not isinstance(c[1], Input)]
         while pending:  # Keras lists layers in order; a shared layer may wait for its inputs
             ready = [c for c in pending if all(r in env for r in c[2])]

@@ -110,9 +110,9 @@ def keras_fixtures(refs: dict[str, np.ndarray]) -> None:
                 jax)
 
     weights = np.load(SPECS_DATA / "seed003_weights.npz")
-    seed = keras.Sequential([keras.Input((2, 1)), L.Flatten(),
-                             L.Dense(28, activation="sigmoid"),
-                             L.Dense(1, activation="sigmoid")])
+    seed = keras.Sequential([keras.Input((2, 1), name="inp"), L.Flatten(name="flatten"),
+                             L.Dense(28, activation="sigmoid", name="hidden"),
+                             L.Dense(1, activation="sigmoid", name="f")], name="seed003")
     for i in (1, 2):
         seed.layers[i].set_weights([weights[f"net.{i}.kernel"], weights[f"net.{i}.bias"]])
     seed.save(SPECS_DATA / "seed003.keras")
