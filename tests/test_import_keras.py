@@ -175,3 +175,17 @@ def test_an_h5_file_of_weights_only_is_refused(tmp_path: Path) -> None:
     with h5py.File(tmp_path / "w.h5", "w") as file:
         file.create_dataset("dense/kernel", data=np.zeros((2, 2)))
     assert "holds weights only" in _message(tmp_path / "w.h5")
+
+
+def test_docs_list_every_keras_layer() -> None:
+    import re
+
+    from gradcli.language.importers.keras_layers import SUPPORTED
+
+    text = (ROOT / "docs" / "networks.md").read_text()
+    section = text[text.index("#### Keras"):text.index("#### safetensors")]
+    # `MaxPooling1D/2D` stands for MaxPooling1D and MaxPooling2D
+    section = re.sub(r"(\w+?)1D((?:/[23]D)+)", lambda m: " ".join(
+        [m[1] + "1D"] + [m[1] + d[1:] for d in re.findall(r"/[23]D", m[2])]), section)
+    missing = [name for name in SUPPORTED if not re.search(rf"\b{name}\b", section)]
+    assert not missing, missing

@@ -82,6 +82,8 @@ CASES: list[tuple[str, list[Any], dict[str, tuple[int, ...]], dict[str, Any], in
         group=2)], {"x": (2, 4, 7, 6)}, {"W": f32(6, 2, 3, 2), "B": f32(6)}, 13, True, False),
     ("conv2d-same-upper", [N("Conv", ["x", "W"], ["y"], auto_pad="SAME_UPPER", strides=[2, 2])],
      {"x": (1, 2, 5, 6)}, {"W": f32(3, 2, 2, 3)}, 13, True, False),
+    ("conv3d", [N("Conv", ["x", "W"], ["y"], pads=[1, 0, 0, 0, 1, 1])], {"x": (1, 2, 3, 3, 4)},
+     {"W": f32(2, 2, 2, 2, 2)}, 13, True, False),
     ("conv1d-same-lower", [N("Conv", ["x", "W"], ["y"], auto_pad="SAME_LOWER")],
      {"x": (2, 3, 7)}, {"W": f32(2, 3, 4)}, 13, True, False),
     ("maxpool-ceil", [N("MaxPool", ["x"], ["y"], kernel_shape=[3, 2], strides=[2, 2],
@@ -313,3 +315,14 @@ def test_model_option_errors() -> None:
     spec = str(Path(__file__).parent.parent / "specs" / "quickstart.yaml")
     result = _cli("grad", spec, "--model", file)
     assert result.exit_code == 2 and "not both" in result.stderr
+
+
+def test_docs_list_every_operator() -> None:
+    import re
+
+    from gradcli.language.importers.onnx_graph import SUPPORTED
+
+    text = (Path(__file__).parent.parent / "docs" / "networks.md").read_text()
+    section = text[text.index("#### ONNX"):text.index("#### Keras")]
+    listed = {name for cell in re.findall(r"`([A-Za-z ]+)`", section) for name in cell.split()}
+    assert set(SUPPORTED) <= listed, set(SUPPORTED) - listed
