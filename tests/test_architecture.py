@@ -11,7 +11,8 @@ from test_layers import ALLOWED, ENGINE_LAYERS, MODULES
 
 ROOT = Path(__file__).parent.parent
 DOC = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
-FOLDERS = ("ops", "functions", "layers", "commands", "accuracy")  # listed as a folder: `ops/`
+FOLDERS = ("ops", "functions", "layers", "importers", "commands",
+           "accuracy")  # listed as a folder: `ops/`
 
 
 def _section(title: str) -> str:

@@ -24,7 +24,7 @@ def test_grad_does_not_import_sympy_or_unused_machinery() -> None:
     assert "gradcli.api" in modules  # the log is real
     for heavy in ("sympy", "gradcli.engine.blocks", "gradcli.engine.batching",
                   "gradcli.render.yaml_", "gradcli.render.npz", "gradcli.verify.symbolic",
-                  "torch", "jax"):
+                  "torch", "jax", "onnx", "h5py", "safetensors", "gradcli.language.importers"):
         assert heavy not in modules, heavy
 
 

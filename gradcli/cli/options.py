@@ -49,6 +49,9 @@ problem_options = _stack(
     click.option("-e", "--expr", help="Inline expression instead of a SPEC; inputs from --set; "
                  "its output is always named y (an input may be named y too: --wrt, "
                  "--tangent and --set mean the input, --output and --cotangent the output)."),
+    click.option("--model", "model", metavar="[NAME=]FILE",
+                 help="A model file (.onnx, .keras, .h5) instead of a SPEC: its outputs of its "
+                      "inputs, given with --set; with -e, a function NAME (default: model)."),
     click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
                  shell_complete=complete_set,
                  help="Override or define an input: a YAML literal, or @file.npy."),

@@ -21,10 +21,12 @@ from gradcli.language.limits import MAX_ELEMENTS
 
 
 def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype: str | None,
-                  max_elements: int | None, clock: Clock, check_finite: bool = False) -> Any:
+                  max_elements: int | None, clock: Clock, check_finite: bool = False,
+                  model: str | None = None) -> Any:
     """The Problem of a command, timed on the command's `clock`; with
     `check_finite` (--check-finite) it evaluates with per-step checks (exit
-    3 naming where a NaN arose)."""
+    3 naming where a NaN arose); `model` (--model [NAME=]FILE) calls a model
+    file without a spec (language/modelcall.py)."""
     from gradcli.api import Problem
     from gradcli.language.specfile import from_document, load_file
     from gradcli.language.yamlread import Document
@@ -32,8 +34,16 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
     limit = max_elements or MAX_ELEMENTS
     if spec and expr:
         raise SpecError("give either a SPEC file or -e/--expr, not both", "--expr")
+    if spec and model:
+        raise SpecError("give either a SPEC file or --model, not both (a spec names its "
+                        "model files in models:)", "--model")
     with clock.phase("load (read, parse, validate)"):
-        if expr is not None:
+        if model is not None:
+            from gradcli.language.modelcall import model_spec_file
+
+            names = [item.partition("=")[0].strip() for item in sets]
+            loaded = model_spec_file(model, expr, names, dtype, limit)
+        elif expr is not None:
             where = Location("--expr", 1, 1)
             # The output is always y, also beside an input y (`-e 'x * y' --set y=2`):
             # Problem keeps outputs and inputs apart (see `Problem.select_outputs`).
@@ -46,7 +56,7 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
         overrides = {}
         for item in sets:
             name, value = parse_set(item, loaded, limit)
-            if expr is None:
+            if expr is None and model is None:
                 _check_settable(name, loaded)
             overrides[name] = value
     with clock.phase("build (forward graph)"):

@@ -34,7 +34,7 @@ from gradcli.language.limits import MAX_ELEMENTS
 from gradcli.language.names import check_name
 from gradcli.language.yamlread import Document
 
-MODEL_KEYS = ("layers", "init", "weights")
+MODEL_KEYS = ("layers", "init", "weights", "onnx", "keras")
 INIT_KEYS = ("seed", "kernel", "bias")
 WEIGHTS_KEYS = ("file", "prefix")
 
@@ -58,11 +58,16 @@ class ModelSpec:
     weights: Mapping[str, np.ndarray] | None = None
     weights_file: str = ""
     weights_format: str = "npz"
+    # An imported model's own wiring (importers/base.py ModelGraph): an ONNX
+    # graph, a Keras functional model; None: `layers` is a chain.
+    graph: Any = None
 
     def parameters(self, features: int | None = None) -> list[tuple[str, ParamSpec]]:
         """Every parameter (name, spec) in layer order, the kind's order within
         a layer; shapes as far as they are known before a call (None where
         only the input can tell: `features` is the width of the model's input)."""
+        if self.graph is not None:
+            return self.graph.parameters(self.name)
         found = []
         for layer in self.layers:
             kind = REGISTRY[layer.kind]
@@ -77,11 +82,12 @@ class ModelSpec:
 
 def model_spec(name: str, layers: Sequence[Layer], where: Location, init: Init | None = None,
                weights: Mapping[str, np.ndarray] | None = None, weights_file: str = "",
-               weights_format: str = "npz", prefix: str | None = None) -> ModelSpec:
+               weights_format: str = "npz", prefix: str | None = None,
+               graph: Any = None) -> ModelSpec:
     """A ModelSpec built in Python (a model importer), its weights checked as
     a `weights:` file's are: every parameter present with its shape, nothing
     else under the prefix (default: the model's name)."""
-    model = ModelSpec(name, tuple(layers), init or Init(), where)
+    model = ModelSpec(name, tuple(layers), init or Init(), where, graph=graph)
     if weights is None:
         return model
     checked = check_weights(model, weights, prefix or name, weights_file or "<arrays>", where)
@@ -124,6 +130,8 @@ def _model(doc: Document, path: tuple[Any, ...], name: str, body: Any,
         raise SpecError(f"model '{name}' must be a mapping with a 'layers:' list",
                         doc.at(path))
     _keys(doc, path, body, MODEL_KEYS, f"model '{name}'")
+    if "onnx" in body or "keras" in body:  # a model file: importers/
+        return _from_file(doc, path, name, body, folder, limit)
     if "layers" not in body:
         raise SpecError(f"model '{name}' has no 'layers:' list", doc.key_at(path))
     layers = _layers(doc, path + ("layers",), body["layers"])
@@ -188,6 +196,45 @@ def _initializer(doc: Document, path: tuple[Any, ...], raw: Any) -> inits.Initia
         raise SpecError(str(exc), where) from None
 
 
+# ---- model files (importers/) ----------------------------------------------------
+
+IMPORT_KEYS = ("onnx", "keras", "weights")
+
+
+def imported_model(found: Any, name: str, where: Location) -> ModelSpec:
+    """The ModelSpec of an importers.Imported (a model file's content)."""
+    weights = {f"{name}.{key}": array for key, array in found.weights.items()}
+    return model_spec(name, found.layers, where, weights=weights, weights_file=found.file,
+                      weights_format=found.fmt, graph=found.graph)
+
+
+def _from_file(doc: Document, path: tuple[Any, ...], name: str, body: dict[str, Any],
+               folder: Path, limit: int) -> ModelSpec:
+    """`{onnx: FILE}` or `{keras: FILE}`, optionally with `weights:`."""
+    # lazy-for-speed: the importers load only for specs with model files
+    from gradcli.language.importers import read_model
+
+    fmt = "onnx" if "onnx" in body else "keras"
+    if "onnx" in body and "keras" in body:
+        raise SpecError(f"model '{name}' names both an ONNX and a Keras file: keep one",
+                        doc.key_at(path + ("keras",)))
+    for key in body:
+        if key not in IMPORT_KEYS:
+            why = ("the file describes the layers" if key == "layers" else
+                   "the file holds the weights (replace them with weights:)")
+            raise SpecError(f"'{key}' cannot go with {fmt}: in model '{name}': {why}",
+                            doc.key_at(path + (key,)))
+    file, where = body[fmt], doc.at(path + (fmt,))
+    if not isinstance(file, str) or not file:
+        raise SpecError(f"{fmt}: must be the path of a model file (relative to the spec)",
+                        where)
+    model = imported_model(read_model(fmt, folder / file, file, where, limit), name,
+                           doc.key_at(path))
+    if "weights" in body:
+        return _with_weights(doc, path + ("weights",), model, body["weights"], folder, limit)
+    return model
+
+
 # ---- weights files ------------------------------------------------------------------
 
 def _with_weights(doc: Document, path: tuple[Any, ...], model: ModelSpec, raw: Any,
@@ -199,14 +246,26 @@ def _with_weights(doc: Document, path: tuple[Any, ...], model: ModelSpec, raw: A
     else:
         file, prefix = raw, model.name
     if not isinstance(file, str) or not file:
-        raise SpecError("weights: must be the path of an .npz file (relative to the spec), "
-                        "or {file: PATH, prefix: NAME}", where)
+        raise SpecError("weights: must be the path of an .npz or .safetensors file (relative "
+                        "to the spec), or {file: PATH, prefix: NAME}", where)
     if not isinstance(prefix, str) or not prefix:
         raise SpecError("prefix must be the model name the file's keys start with",
                         doc.at(path + ("prefix",)))
-    arrays = read_npz(folder / file, file, where, limit)
+    arrays, fmt = read_weights(folder / file, file, where, limit)
     weights = check_weights(model, arrays, prefix, file, where)
-    return replace(model, weights=weights, weights_file=file)
+    return replace(model, weights=weights, weights_file=file, weights_format=fmt)
+
+
+def read_weights(path: Path, shown: str, where: Location,
+                 limit: int = MAX_ELEMENTS) -> tuple[dict[str, np.ndarray], str]:
+    """The arrays of a weights file and its format: .safetensors (by its
+    suffix) or .npz."""
+    if path.suffix.lower() == ".safetensors":
+        # lazy-for-speed: an optional extra, only for .safetensors files
+        from gradcli.language.importers.safetensors_file import read_safetensors
+
+        return read_safetensors(path, shown, where, limit), "safetensors"
+    return read_npz(path, shown, where, limit), "npz"
 
 
 def read_npz(path: Path, shown: str, where: Location,

@@ -84,6 +84,9 @@ class ModelSet:
                             f"'{next(iter(kwargs))}='")
         if not args:
             raise SpecError(f"{name}() needs an input, like {name}(x)")
+        if model.graph is not None:  # an imported graph (importers/base.py)
+            return self._ordered(model.graph.lower(self._graph_call(model),
+                                                   [as_node(self.ctx, a) for a in args]))
         first = REGISTRY[model.layers[0].kind]
         xs = [as_node(self.ctx, a) if first.integer_input else to_float(self.ctx, a)
               for a in args]
@@ -96,11 +99,33 @@ class ModelSet:
                             f"several, make its first layer concat")
         for layer in model.layers:
             x = self._layer(model, layer, x)
-        # in the models' and layers' order (a kind creates them as it needs them)
+        return self._ordered(x)
+
+    def _ordered(self, result: Any) -> Any:
+        """`result`, after putting the parameters in the models' and layers'
+        order (a kind creates them as it needs them)."""
         order = [p for m in self.models.values() for p in m.parameter_names()]
         self.parameters = {p: self.parameters[p] for p in order if p in self.parameters}
         self.values = {p: self.values[p] for p in self.parameters}
-        return x
+        return result
+
+    def _graph_call(self, model: ModelSpec) -> Any:
+        from gradcli.language.importers.base import GraphCall
+
+        specs = dict(model.parameters())
+
+        def param(key: str) -> Node:
+            node = self.parameters.get(key)
+            if node is None:
+                node = self._store(key, specs[key], np.asarray(model.weights[key],
+                                                               dtype=self.ctx.dtype))
+            return node
+
+        def function(fn: str, *args: Any, **kwargs: Any) -> Node:
+            return CATALOGUE[fn].build(self.ctx, *args, **kwargs)
+
+        return GraphCall(self.ctx, model.name, param,
+                         lambda layer, x: self._layer(model, layer, x), N, apply, function)
 
     def _layer(self, model: ModelSpec, layer: Layer, x: Node) -> Node:
         kind = REGISTRY[layer.kind]
@@ -143,6 +168,10 @@ class ModelSet:
 
             rng = inits.generator(model.init.seed, layer.index, spec.part)
             value = inits.sample(_initializer(model, spec), shape, rng, self.ctx.dtype)
+        return self._store(key, spec, value)
+
+    def _store(self, key: str, spec: ParamSpec, value: np.ndarray) -> Node:
+        """The leaf of a new parameter, its value and spec kept."""
         value.setflags(write=False)
         node = leaf(key, value.shape, self.ctx.dtype)
         self.parameters[key] = node

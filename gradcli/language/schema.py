@@ -131,16 +131,26 @@ def _model() -> Schema:
                          "kernel": _ref("initializer"), "bias": _ref("initializer")},
                         description="Deterministic initialisation (default glorot_uniform "
                                     "kernels, zero biases, seed 0)."),
-        "weights": {"description": "An .npz of the parameters keyed MODEL.INDEX.PART "
-                                   "(gradcli params --format npz writes one), relative to "
-                                   "the spec file.",
+        "weights": {"description": "An .npz or .safetensors file of the parameters keyed "
+                                   "MODEL.INDEX.PART (gradcli params --format npz writes "
+                                   "one), relative to the spec file; with onnx: or keras:, "
+                                   "it replaces the file's weights.",
                     "anyOf": [{"type": "string"},
                               _object({"file": {"type": "string"},
                                        "prefix": {"type": "string", "description":
                                                   "The model name the file's keys use."}},
                                       ("file",))]},
-    }, ("layers",), "A sequential network, called like a function: net(x), u(x, t).")
-    model["not"] = {"required": ["init", "weights"]}
+        "onnx": {"type": "string", "description": "An ONNX model file (opset 13+), relative "
+                                                  "to the spec; its float initializers are "
+                                                  "the parameters, MODEL.<ONNX name>."},
+        "keras": {"type": "string", "description": "A Keras model file (.keras or legacy "
+                                                   ".h5), Sequential or functional, relative "
+                                                   "to the spec; parameters MODEL.INDEX.PART."},
+    }, (), "A network, called like a function: net(x), u(x, t): a list of layers, or a "
+           "model file (docs/networks.md).")
+    model["oneOf"] = [{"required": ["layers"]}, {"required": ["onnx"]}, {"required": ["keras"]}]
+    model["not"] = {"anyOf": [{"required": ["init", "weights"]}, {"required": ["init", "onnx"]},
+                              {"required": ["init", "keras"]}]}
     return model
 
 
@@ -186,7 +196,7 @@ def spec_schema() -> Schema:
                                "above it, and can be a source. A key 'a, b' unpacks a "
                                "list of arrays (split(x, 2)) into several names."},
         "models": {**named, "additionalProperties": _ref("model"),
-                   "description": "Sequential networks (docs/networks.md)."},
+                   "description": "Networks: layers, or ONNX/Keras files (docs/networks.md)."},
         "outputs": {**named, "additionalProperties": _ref("expression"), "minProperties": 1,
                     "description": "The targets; grad differentiates their sum."},
         "wrt": {"description": "Default sources: names, components like 'inp[0,0]', "

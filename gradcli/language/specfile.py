@@ -56,12 +56,13 @@ class Spec:
     doc: Document | None = None
 
 
-def _parse_models(doc: Document, raw: Any, folder: Path, taken: dict[str, str]) -> Any:
+def _parse_models(doc: Document, raw: Any, folder: Path, taken: dict[str, str],
+                  limit: int = MAX_ELEMENTS) -> Any:
     if raw is None:
         return {}
     from gradcli.language.models import parse_models  # lazy-for-speed: specs with models
 
-    return parse_models(doc, raw, folder, _reserved(taken))
+    return parse_models(doc, raw, folder, _reserved(taken), limit)
 
 
 def load_file(path: str, dtype: str | None = None, limit: int = MAX_ELEMENTS) -> Spec:
@@ -107,7 +108,7 @@ def from_document(doc: Document, folder: Path, dtype: str | None = None,
             raise SpecError(f"'{expr.name}' is defined twice (already an {taken[expr.name]})",
                             expr.where)
         taken[expr.name] = "expression"
-    models = _parse_models(doc, data.get("models"), folder, taken)
+    models = _parse_models(doc, data.get("models"), folder, taken, limit)
     expect = data.get("expect")
     if expect is not None:
         if not isinstance(expect, dict):

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 @command("eval")
 @problem_options
 @output_options
-def eval_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
+def eval_command(spec: str | None, expr: str | None, model: str | None,
+        sets: tuple[str, ...],
                  outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                  fmt: str, out: str | None, precision: int | None, check_finite: bool,
                  clock: Clock) -> None:
@@ -26,7 +27,8 @@ def eval_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
     from gradcli.cli.results import eval_result
     from gradcli.cli.support import build_problem, emit
 
-    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite,
+                            model=model)
     values = problem.evaluate(outputs=list(outputs) or None)
     emit(eval_result(problem, values), fmt, out, precision, check_finite, clock)
 
@@ -39,7 +41,8 @@ def eval_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 @click.option("--cotangent", "cotangents", multiple=True, metavar="OUT=VALUE",
               help="Weight output OUT by VALUE (vector-Jacobian product; TF output_gradients).")
 @output_options
-def grad_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
+def grad_command(spec: str | None, expr: str | None, model: str | None,
+        sets: tuple[str, ...],
                  outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                  wrt: tuple[str, ...], unconnected: str, order: int,
                  cotangents: tuple[str, ...], fmt: str, out: str | None,
@@ -51,7 +54,8 @@ def grad_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
     from gradcli.cli.results import grad_result
     from gradcli.cli.support import build_problem, emit, parse_direction
 
-    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite,
+                            model=model)
     cot = dict(parse_direction(item, problem, "--cotangent", max_elements) for item in cotangents)
     chosen = problem.select_outputs(list(outputs) or None)
     grads = problem.grad(wrt=list(wrt) or None, order=order, cotangent=cot,

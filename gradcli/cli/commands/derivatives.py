@@ -50,7 +50,8 @@ def _batch_options(func: object) -> object:
               "JVP over the source basis; auto: the fewer basis vectors.")
 @_batch_options
 @output_options
-def jacobian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
+def jacobian_command(spec: str | None, expr: str | None, model: str | None,
+        sets: tuple[str, ...],
                      outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                      wrt: tuple[str, ...], unconnected: str, mode: str,
                      batch_axis: int | None,
@@ -65,7 +66,8 @@ def jacobian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
     from gradcli.cli.results import jacobian_result
     from gradcli.cli.support import build_problem, emit
 
-    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite,
+                            model=model)
     with progress_bar("jacobian") as bar:  # drawn only when stderr is a terminal
         blocks = problem.jacobian(mode=mode, batch_axis=batch_axis, wrt=list(wrt) or None,
                                   outputs=list(outputs) or None, chunk_size=chunk_size,
@@ -79,7 +81,8 @@ def jacobian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 @derivative_options
 @_batch_options
 @output_options
-def hessian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
+def hessian_command(spec: str | None, expr: str | None, model: str | None,
+        sets: tuple[str, ...],
                     outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                     wrt: tuple[str, ...], unconnected: str, batch_axis: int | None,
                     chunk_size: int | None,
@@ -93,7 +96,8 @@ def hessian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
     from gradcli.cli.results import hessian_result
     from gradcli.cli.support import build_problem, emit
 
-    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite,
+                            model=model)
     with progress_bar("hessian") as bar:  # drawn only when stderr is a terminal
         blocks = problem.hessian(batch_axis=batch_axis, wrt=list(wrt) or None,
                                  outputs=list(outputs) or None, chunk_size=chunk_size,
@@ -107,7 +111,8 @@ def hessian_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
 @click.option("--tangent", "tangents", multiple=True, metavar="NAME=VALUE",
               help="Tangent of an input (repeatable; VALUE as in --set; others are zero).")
 @output_options
-def jvp_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
+def jvp_command(spec: str | None, expr: str | None, model: str | None,
+        sets: tuple[str, ...],
                 outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                 tangents: tuple[str, ...], fmt: str, out: str | None, precision: int | None,
                 check_finite: bool, clock: Clock) -> None:
@@ -118,7 +123,8 @@ def jvp_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
     from gradcli.cli.results import jvp_result
     from gradcli.cli.support import build_problem, emit, parse_direction
 
-    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite,
+                            model=model)
     tangent = dict(parse_direction(item, problem, "--tangent", max_elements)
                    for item in tangents)
     values, directional = problem.jvp_with_values(tangent, outputs=list(outputs) or None)

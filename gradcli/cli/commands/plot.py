@@ -93,7 +93,8 @@ def pick_format(fmt: str | None, out: str | None) -> str:
               help="Dots per inch (text size relative to the figure).")
 @click.option("--stacked", is_flag=True,
               help="One panel per derivative order, sharing the x axis.")
-def plot_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
+def plot_command(spec: str | None, expr: str | None, model: str | None,
+        sets: tuple[str, ...],
                  outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                  over: str, order: int, out: str | None, fmt: str | None, size: str,
                  dpi: int, stacked: bool, clock: Clock) -> None:
@@ -116,7 +117,8 @@ def plot_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
     if expr is not None and swept.isidentifier() and \
             not any(item.partition("=")[0].strip() == swept for item in sets):
         sets = (*sets, f"{swept}=0.0")  # -e: the swept input needs no --set of its own
-    problem = build_problem(spec, expr, sets, dtype, max_elements, clock)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock,
+                            model=model)
     curves = problem.sweep(parse_over(over, problem), order, list(outputs) or None)
     if fmt == "csv":
         data = plot.render_csv(curves)

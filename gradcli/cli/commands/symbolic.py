@@ -135,7 +135,8 @@ def check_command(ctx: click.Context, specs: tuple[str, ...], what: str | None,
               show_default=True, help="Output format.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
               help="Write to FILE (atomically) instead of stdout.")
-def symbolic_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
+def symbolic_command(spec: str | None, expr: str | None, model: str | None,
+        sets: tuple[str, ...],
                      outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                      wrt: tuple[str, ...], latex: bool, max_symbolic: int, no_cse: bool,
                      fmt: str, out: str | None, clock: Clock) -> None:
@@ -151,7 +152,8 @@ def symbolic_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
     from gradcli.render.expression import expressions, temp_prefix
     from gradcli.verify.symbolic import SymbolicReport, closed_forms, element_label, latex_names
 
-    problem = build_problem(spec, expr, sets, dtype, max_elements, clock)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock,
+                            model=model)
     chosen = problem.select_outputs(list(outputs) or None)
     sources = problem.sources(list(wrt) or None)
     prefix = temp_prefix(problem.named)
@@ -193,7 +195,8 @@ def symbolic_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
               default="text", show_default=True, help="Output format.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
               help="Write to FILE (atomically) instead of stdout.")
-def graph_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
+def graph_command(spec: str | None, expr: str | None, model: str | None,
+        sets: tuple[str, ...],
                   outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                   wrt: tuple[str, ...], want_grad: bool, want_hessian: bool, order: int,
                   no_simplify: bool, fmt: str, out: str | None, clock: Clock) -> None:
@@ -210,7 +213,8 @@ def graph_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
         raise SpecError("give --grad or --hessian, not both", "--hessian")
     if order != 1 and not want_grad:
         raise SpecError("--order applies to --grad only", "--order")
-    problem = build_problem(spec, expr, sets, dtype, max_elements, clock)
+    problem = build_problem(spec, expr, sets, dtype, max_elements, clock,
+                            model=model)
     chosen = list(outputs) or None
     if want_grad:
         program = grad_program(problem, list(wrt) or None, chosen, order, not no_simplify)
