@@ -15,6 +15,8 @@ EXIT_MISMATCH = 1
 EXIT_USAGE = 2
 EXIT_NUMERIC = 3
 EXIT_BUG = 70
+EXIT_INTERRUPTED = 130  # SIGINT (128 + 2), as shells report it
+EXIT_TERMINATED = 143   # SIGTERM (128 + 15)
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,17 @@ def suggest(word: Any, options: Iterable[Any]) -> str:
 
     close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def shortlist(items: Iterable[Any], limit: int = 10, sep: str = ", ") -> str:
+    """"a, b, c" — or, past `limit` items, "a, b, …, j … and 29,990 more":
+    a message names what it lists, but an .npz of 30,000 members must not
+    make a 630 KB line."""
+    shown: list[str] = []
+    more = 0
+    for item in items:
+        if len(shown) < limit:
+            shown.append(str(item))
+        else:
+            more += 1
+    return sep.join(shown) + (f" … and {more:,} more" if more else "")

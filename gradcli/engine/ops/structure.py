@@ -29,6 +29,9 @@ def selected_shape(shape: Shape, index: Index) -> Shape:
     except IndexError as exc:
         raise ShapeError(f"index {format_index(index)} does not fit shape {shape}: {exc}") \
             from None
+    except (OverflowError, ValueError):  # an integer beyond int64 fits no axis
+        raise ShapeError(f"index {format_index(index)} does not fit shape {shape}: an "
+                         "integer index beyond int64 is out of range for every axis") from None
 
 
 def _batched_index(index: Index) -> Index:
