@@ -99,3 +99,11 @@ def shortlist(items: Iterable[Any], limit: int = 10, sep: str = ", ") -> str:
         else:
             more += 1
     return sep.join(shown) + (f" … and {more:,} more" if more else "")
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters escaped (`\\n`, `\\x00`): an error is
+    one line on stderr even when it quotes a file name with a newline."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

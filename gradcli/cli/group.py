@@ -19,7 +19,7 @@ import click
 
 from gradcli import __version__
 from gradcli.engine.allocator import tune_allocator
-from gradcli.errors import EXIT_BUG, EXIT_INTERRUPTED, GradcliError
+from gradcli.errors import EXIT_BUG, EXIT_INTERRUPTED, GradcliError, one_line
 
 # Every command, by the module that builds it (gradcli.cli.commands.*).
 COMMANDS = {
@@ -55,7 +55,7 @@ class GradcliGroup(click.Group):
         try:
             return super().invoke(ctx)
         except GradcliError as exc:
-            click.echo(f"gradcli: error: {exc}", err=True)
+            click.echo(f"gradcli: error: {one_line(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
@@ -113,7 +113,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"gradcli: error: {exc.format_message()}", err=True)
+        click.echo(f"gradcli: error: {one_line(exc.format_message())}", err=True)
         return 2
     except click.exceptions.Abort as exc:
         # Only without entry's handlers (an embedding program) does a Ctrl-C

@@ -110,7 +110,9 @@ def _stack(*decorators: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 
 problem_options = _stack(
-    click.argument("spec", required=False, type=click.Path(dir_okay=False),
+    # a plain string: the loader checks the path (language/files.py), with
+    # gradcli's messages, and click's Path type fails on a NUL byte
+    click.argument("spec", required=False, metavar="SPEC",
                    shell_complete=complete_spec),
     click.option("-e", "--expr", help="Inline expression instead of a SPEC; inputs from --set; "
                  "its output is always named y (an input may be named y too: --wrt, "

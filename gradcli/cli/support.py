@@ -109,6 +109,11 @@ def parse_set(item: str, spec: Any, limit: int, option: str = "--set") -> tuple[
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
         raise SpecError(f"{option} {name}: not a YAML value: {problem}", option) from None
+    except (ValueError, RecursionError) as exc:  # 5000 digits; 30,000 nested brackets
+        problem = "nested too deeply" if isinstance(exc, RecursionError) else (
+            "a number has more digits than Python converts (4300)" if "digits" in str(exc)
+            else str(exc))
+        raise SpecError(f"{option} {name}: not a YAML value: {problem}", option) from None
     previous = spec.inputs.get(name)
     dtype = str(previous.dtype) if isinstance(previous, np.ndarray) else spec.dtype
     where = Location(option, 1, len(name) + 2)

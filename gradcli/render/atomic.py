@@ -110,9 +110,13 @@ def check_target(path: str, option: str = "--out") -> str:
                         option)
     target = os.path.realpath(shown)
     folder, name = os.path.split(target)
+    limit = _name_max(folder) if os.path.isdir(folder) else 255
+    if len(os.fsencode(name)) > limit:
+        raise _fail(shown, f"the file name is {len(os.fsencode(name))} bytes long; this file "
+                           f"system allows {limit}", option)
     try:
         info: os.stat_result | None = os.stat(target)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # new, or a folder is missing
         info = None
     except OSError as exc:
         raise _fail(shown, _reason(exc, folder), option) from None
@@ -135,10 +139,6 @@ def check_target(path: str, option: str = "--out") -> str:
         raise _fail(shown, f"{folder} is not a folder", option)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise _fail(shown, f"permission denied (folder {folder} is not writable)", option)
-    limit = _name_max(folder)
-    if len(os.fsencode(name)) > limit:
-        raise _fail(shown, f"the file name is {len(os.fsencode(name))} bytes long; this file "
-                           f"system allows {limit}", option)
     return target
 
 

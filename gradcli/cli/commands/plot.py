@@ -122,6 +122,6 @@ def plot_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
         data = plot.render_csv(curves)
     else:
         data = plot.render_figure(curves, fmt, pixels, dpi, stacked)
-    for note in curves.notes:
-        click.echo(f"gradcli: note: {note}", err=True)
     write_out(data, out)
+    for note in curves.notes:  # after the result: an error is always the first line
+        click.echo(f"gradcli: note: {note}", err=True)

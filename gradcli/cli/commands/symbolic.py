@@ -21,7 +21,7 @@ from gradcli.cli.options import (
     problem_options,
     write_out,
 )
-from gradcli.errors import EXIT_MISMATCH, EXIT_USAGE, SpecError
+from gradcli.errors import EXIT_MISMATCH, EXIT_USAGE, SpecError, one_line
 
 if TYPE_CHECKING:
     from gradcli.engine.timings import Clock
@@ -112,7 +112,7 @@ def check_command(ctx: click.Context, specs: tuple[str, ...], what: str | None,
         write_out(render_junit(reports, seconds), junit, "--junit")
     for report in reports:
         if report.error is not None:
-            click.echo(f"gradcli: error: {report.error}", err=True)
+            click.echo(f"gradcli: error: {one_line(report.error)}", err=True)
         elif report.status == "FAIL":
             failed = ", ".join(f"{r.quantity} [{r.method}]" for r in report.rows
                                if r.status == "FAIL")
@@ -156,11 +156,11 @@ def symbolic_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
     prefix = temp_prefix(problem.named)
     forms = closed_forms(problem, sources, chosen, max_symbolic, not no_cse, prefix)
     program = grad_program(problem, list(wrt) or None, [n for n, _ in chosen])
-    matrices = []
+    matrices, notes = [], []
     for (_, key), _, node in program.results:
         if node is None:
             reason = problem.explain(key, [n for n, _ in chosen])
-            click.echo(f"gradcli: note: {key} is unconnected: {reason}", err=True)
+            notes.append(f"gradcli: note: {key} is unconnected: {reason}")
             matrices.append(((), None))
             continue
         lets, (text,) = expressions([node], program.names, prefix)
@@ -174,6 +174,8 @@ def symbolic_command(spec: str | None, expr: str | None, sets: tuple[str, ...],
                             tuple(matrices), latex_names(forms) if latex else {})
     render = render_symbolic_json if fmt == "json" else render_symbolic_text
     _write(render(report, latex), out)
+    for note in notes:  # after the result: an error is always the first line
+        click.echo(note, err=True)
 
 
 @command("graph")
