@@ -34,6 +34,29 @@ class Location:
         return Location(self.file, self.line, self.column + columns)
 
 
+class AliasLocation(Location):
+    """Where a value reached through an alias is: the use (`*name`, first, so
+    FILE:LINE:COL is the line to edit) and the anchored text it stands for
+    (where an expression's columns are counted)."""
+
+    alias: str
+    anchored: Location
+
+    def __init__(self, use: Location, alias: str, anchored: Location) -> None:
+        super().__init__(use.file, use.line, use.column)
+        object.__setattr__(self, "alias", alias)
+        object.__setattr__(self, "anchored", anchored)
+
+    def __str__(self) -> str:
+        anchored = self.anchored
+        return (f"{self.file}:{self.line}:{self.column} (alias *{self.alias}, defined at "
+                f"{anchored.line}:{anchored.column})")
+
+    def shifted(self, columns: int) -> Location:
+        return AliasLocation(Location(self.file, self.line, self.column), self.alias,
+                             self.anchored.shifted(columns))
+
+
 class GradcliError(Exception):
     """Base of every error a user can cause; carries its exit code."""
 

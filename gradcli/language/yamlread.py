@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from gradcli.errors import Location, SpecError
+from gradcli.errors import AliasLocation, Location, SpecError
 
 Path = tuple[Any, ...]
 # A "billion laughs" document expands aliases exponentially; real specs have
@@ -60,26 +60,6 @@ class _Loader(yaml.SafeLoader):
 def _child_key(parent: yaml.Node, index: Any) -> tuple[int, Any]:
     """A child's place in its parent: a sequence's position, a mapping's key node."""
     return id(parent), index if isinstance(index, int) else id(index)
-
-
-class AliasLocation(Location):
-    """Where a value reached through an alias is: the use (`*name`, first, so
-    FILE:LINE:COL is the line to edit) and the anchored text it stands for
-    (where an expression's columns are counted)."""
-
-    def __init__(self, use: Location, alias: str, anchored: Location) -> None:
-        super().__init__(use.file, use.line, use.column)
-        object.__setattr__(self, "alias", alias)
-        object.__setattr__(self, "anchored", anchored)
-
-    def __str__(self) -> str:
-        anchored = self.anchored
-        return (f"{self.file}:{self.line}:{self.column} (alias *{self.alias}, defined at "
-                f"{anchored.line}:{anchored.column})")
-
-    def shifted(self, columns: int) -> Location:
-        return AliasLocation(Location(self.file, self.line, self.column), self.alias,
-                             self.anchored.shifted(columns))
 
 
 @dataclass(frozen=True)
