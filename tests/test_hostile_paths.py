@@ -131,6 +131,13 @@ def test_output_folders_and_names_are_checked_before_the_work(spec: str,
     refused(["eval", "bad.yaml", "-o", "r" * 256], "256 bytes long")
 
 
+def test_an_error_is_one_line_whatever_it_quotes(spec: str) -> None:
+    refused(["eval", "new\nline.yaml"], "spec file not found: new\\nline.yaml")
+    refused(["eval", spec, "-o", "new\nline/r.json"], "folder", "new\\nline does not exist")
+    code, out, err = main()  # plain `gradcli`: click's help, on stderr
+    assert code == 2 and out == "" and err.startswith("Usage: gradcli")
+
+
 def test_a_250_character_name_is_written(spec: str, tmp_path: Path) -> None:
     """The temporary file's name is shortened to fit NAME_MAX, not the result's."""
     name = "r" * 246 + ".json"

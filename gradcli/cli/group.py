@@ -113,7 +113,10 @@ def run(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"gradcli: error: {one_line(exc.format_message())}", err=True)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `gradcli`: the help, as is
+            click.echo(exc.format_message(), err=True)
+        else:
+            click.echo(f"gradcli: error: {one_line(exc.format_message())}", err=True)
         return 2
     except click.exceptions.Abort as exc:
         # Only without entry's handlers (an embedding program) does a Ctrl-C
