@@ -15,6 +15,8 @@ EXIT_MISMATCH = 1
 EXIT_USAGE = 2
 EXIT_NUMERIC = 3
 EXIT_BUG = 70
+EXIT_INTERRUPTED = 130  # SIGINT (128 + 2), as shells report it
+EXIT_TERMINATED = 143   # SIGTERM (128 + 15)
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,29 @@ class Location:
 
     def shifted(self, columns: int) -> Location:
         return Location(self.file, self.line, self.column + columns)
+
+
+class AliasLocation(Location):
+    """Where a value reached through an alias is: the use (`*name`, first, so
+    FILE:LINE:COL is the line to edit) and the anchored text it stands for
+    (where an expression's columns are counted)."""
+
+    alias: str
+    anchored: Location
+
+    def __init__(self, use: Location, alias: str, anchored: Location) -> None:
+        super().__init__(use.file, use.line, use.column)
+        object.__setattr__(self, "alias", alias)
+        object.__setattr__(self, "anchored", anchored)
+
+    def __str__(self) -> str:
+        anchored = self.anchored
+        return (f"{self.file}:{self.line}:{self.column} (alias *{self.alias}, defined at "
+                f"{anchored.line}:{anchored.column})")
+
+    def shifted(self, columns: int) -> Location:
+        return AliasLocation(Location(self.file, self.line, self.column), self.alias,
+                             self.anchored.shifted(columns))
 
 
 class GradcliError(Exception):
@@ -83,3 +108,25 @@ def suggest(word: Any, options: Iterable[Any]) -> str:
 
     close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def shortlist(items: Iterable[Any], limit: int = 10, sep: str = ", ") -> str:
+    """"a, b, c" — or, past `limit` items, "a, b, …, j … and 29,990 more":
+    a message names what it lists, but an .npz of 30,000 members must not
+    make a 630 KB line."""
+    shown: list[str] = []
+    more = 0
+    for item in items:
+        if len(shown) < limit:
+            shown.append(str(item))
+        else:
+            more += 1
+    return sep.join(shown) + (f" … and {more:,} more" if more else "")
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters escaped (`\\n`, `\\x00`): an error is
+    one line on stderr even when it quotes a file name with a newline."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

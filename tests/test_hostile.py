@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import hostile_round_two as round_two
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -229,7 +230,7 @@ TABLE = {
     "folder as weights": ("inputs:\n  x: [[1.0]]\nmodels:\n  net: {layers: [{dense: 1}], "
                           "weights: adir}\noutputs:\n  y: sum(net(x))\n", [],
                           ["weights file adir is a folder"]),
-    "spec is a folder": (None, ["adir"], ["'adir' is a directory"]),
+    "spec is a folder": (None, ["adir"], ["spec file adir is a folder"]),
     "spec is binary garbage": (None, ["garbage.bin"], ["cannot read spec file garbage.bin"]),
     "spec is not UTF-8": (None, ["latin1.yaml"], ["cannot read spec file latin1.yaml"]),
     "spec is empty": (None, ["empty.yaml"], ["empty.yaml:1:1: ", "no outputs"]),
@@ -239,9 +240,13 @@ TABLE = {
     "--set python tag": (None, ["-e", "x", "--set", "x=!!python/object/apply:os.system [ls]"],
                          ["not a YAML value"]),
 }
+TABLE.update(round_two.TABLE)  # issue 18: paths, integers, messages
+FILES.update(round_two.FILES)
 if hasattr(os, "mkfifo"):
     TABLE["a FIFO as a file (would block)"] = (
         "inputs:\n  x: {file: fifo}\noutputs:\n  y: sum(x)\n", [], ["not a regular file"])
+else:
+    TABLE = {case: row for case, row in TABLE.items() if "FIFO" not in case}
 
 
 @pytest.mark.parametrize("case", sorted(TABLE))

@@ -98,12 +98,13 @@ def read_names(path: str) -> SpecNames:
     """The names a spec defines; an empty SpecNames if it cannot be read."""
     import yaml
 
+    from gradcli.errors import SpecError
+    from gradcli.language.files import read_text
+
     try:
-        if os.path.getsize(path) > MAX_SPEC_BYTES:
-            return SpecNames()
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        # a regular file only: a FIFO would hang the user's Tab key (files.py)
+        data = yaml.safe_load(read_text(path, "spec file", None, MAX_SPEC_BYTES))
+    except (SpecError, yaml.YAMLError, RecursionError):
         return SpecNames()
     if not isinstance(data, dict):
         return SpecNames()

@@ -13,13 +13,13 @@ import importlib
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from gradcli import __version__
 from gradcli.engine.allocator import tune_allocator
-from gradcli.errors import EXIT_BUG, GradcliError
+from gradcli.errors import EXIT_BUG, EXIT_INTERRUPTED, GradcliError, one_line
 
 # Every command, by the module that builds it (gradcli.cli.commands.*).
 COMMANDS = {
@@ -56,12 +56,19 @@ class GradcliGroup(click.Group):
         try:
             return super().invoke(ctx)
         except GradcliError as exc:
-            click.echo(f"gradcli: error: {exc}", err=True)
+            click.echo(f"gradcli: error: {one_line(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except BrokenPipeError:
             ctx.exit(0)
+        except RecursionError:
+            # Nesting is bounded where it is read (YAML, expressions); this is
+            # what is left, and it comes from the input's shape, not a bug.
+            click.echo(f"gradcli: error: the input is nested or chained too deeply to process "
+                       f"(Python's recursion limit, {sys.getrecursionlimit()}, was reached)",
+                       err=True)
+            ctx.exit(2)
         except MemoryError:
             # Sizes are checked before allocating; this is what is left when
             # the user raised --max-elements / --max-memory past the machine.
@@ -90,18 +97,34 @@ def cli(debug: bool) -> None:
     """
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point: click's own usage errors get our prefix and exit 2."""
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """`run`, then exit with its code: the command line in-process (tests,
+    embedding programs), without the console's signal handlers (entry.py)."""
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run one command line; its exit code.  Click's own usage errors get
+    our prefix and exit 2.  The console entry point is `gradcli.cli.entry.main`,
+    which installs the signal handlers before importing this module."""
     args = list(sys.argv[1:] if argv is None else argv)
     tune_allocator()  # the CLI owns its process (the library never tunes it)
     try:
         code = cli.main(args=args, prog_name="gradcli", standalone_mode=False)
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"gradcli: error: {exc.format_message()}", err=True)
-        sys.exit(2)
-    except click.exceptions.Abort:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `gradcli`: the help, as is
+            click.echo(exc.format_message(), err=True)
+        else:
+            click.echo(f"gradcli: error: {one_line(exc.format_message())}", err=True)
+        return 2
+    except click.exceptions.Abort as exc:
+        # Only without entry's handlers (an embedding program) does a Ctrl-C
+        # arrive as click's Abort; it still means "interrupted".
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            click.echo("gradcli: interrupted", err=True)
+            return EXIT_INTERRUPTED
         click.echo("gradcli: aborted", err=True)
-        sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+        return 1
+    return code if isinstance(code, int) else 0

@@ -28,6 +28,7 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
     3 naming where a NaN arose); `model` (--model [NAME=]FILE) calls a model
     file without a spec (language/modelcall.py)."""
     from gradcli.api import Problem
+    from gradcli.cli.entry import pause
     from gradcli.language.specfile import from_document, load_file
     from gradcli.language.yamlread import Document
 
@@ -63,6 +64,7 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
         problem = Problem(loaded, overrides, max_elements=limit, check_finite=check_finite,
                           clock=clock)
     _warn_unused(problem, overrides)
+    pause("compute")  # the test hook of gradcli/cli/entry.py; nothing otherwise
     return problem
 
 
@@ -117,6 +119,11 @@ def parse_set(item: str, spec: Any, limit: int, option: str = "--set") -> tuple[
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
         raise SpecError(f"{option} {name}: not a YAML value: {problem}", option) from None
+    except (ValueError, RecursionError) as exc:  # 5000 digits; 30,000 nested brackets
+        problem = "nested too deeply" if isinstance(exc, RecursionError) else (
+            "a number has more digits than Python converts (4300)" if "digits" in str(exc)
+            else str(exc))
+        raise SpecError(f"{option} {name}: not a YAML value: {problem}", option) from None
     previous = spec.inputs.get(name)
     dtype = str(previous.dtype) if isinstance(previous, np.ndarray) else spec.dtype
     where = Location(option, 1, len(name) + 2)
@@ -128,27 +135,29 @@ def parse_set(item: str, spec: Any, limit: int, option: str = "--set") -> tuple[
 
 def emit(result: Any, fmt: str, out: str | None, precision: int | None,
          check_finite: bool, clock: Clock) -> None:
-    from gradcli.render import render, write_atomic
+    """Render and write a result; its notes and warnings follow on stderr,
+    so a failure (--check-finite, a full disk) is always the first line."""
+    from gradcli.cli.entry import pause_at
+    from gradcli.cli.options import write_out
+    from gradcli.render import render
 
-    for note in result.notes:
-        click.echo(f"gradcli: note: {note}", err=True)
     bad = [entry for entry in result.entries if entry.value is not None
            and np.asarray(entry.value).dtype.kind == "f"
            and not np.all(np.isfinite(entry.value))]
     names = ", ".join(".".join(e.path) for e in bad)
     if bad and check_finite:
         raise NumericFault(f"non-finite values (NaN or inf) in {names}")
+    to_stdout = out in (None, "-")
+    if fmt == "npz" and to_stdout and (out is None or sys.stdout.isatty()):
+        raise SpecError("--format npz is binary: write it with -o FILE (or -o - into a pipe)",
+                        "--format")
     color = fmt == "text" and out is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     with clock.phase("render"):
         data = render(result, fmt, precision=precision, color=color)
     with clock.phase("write"):
-        if out:
-            write_atomic(out, data)
-        elif fmt == "npz":
-            raise SpecError("--format npz is binary: write it with -o FILE", "--format")
-        else:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
+        write_out(data, out, "--out", pause_at("write"))
+    for note in result.notes:
+        click.echo(f"gradcli: note: {note}", err=True)
     if bad:
         click.echo(f"gradcli: warning: non-finite values (NaN or inf) in {names}", err=True)
 

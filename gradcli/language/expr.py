@@ -26,18 +26,22 @@ from gradcli.language.indexing import (
     static_index,
 )
 from gradcli.language.numpy_names import (
-    assignment_hint,
     dotted,
     module_value,
     strip_prefix,
     unknown_hint,
 )
+from gradcli.language.syntax import (
+    MAX_DEPTH,
+    check_int_literal,
+    column,
+    describe,
+    parse,
+)
 
 if TYPE_CHECKING:
     from gradcli.language.specfile import Expr
 
-MAX_LENGTH = 10_000
-MAX_DEPTH = 64
 CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
 # Callables other than catalogue functions (models) take nodes and give a node.
 Callables = Mapping[str, Callable[..., Node]]
@@ -51,27 +55,6 @@ class AtView:
 
     base: Node
     index: tuple[Any, ...]
-
-
-def parse(text: str, where: Location) -> ast.expr:
-    if len(text) > MAX_LENGTH:
-        raise SpecError(f"expression longer than {MAX_LENGTH} characters", where)
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        hint = assignment_hint(text)
-        if hint:
-            raise SpecError(f"invalid expression: {hint}", where) from None
-        raise SpecError(f"invalid expression: {exc.msg}",
-                        where.shifted(max((exc.offset or 1) - 1, 0))) from None
-    except (RecursionError, MemoryError):
-        # CPython's parser gives up on deep nesting (`-----...1`, `1+1+...`)
-        # with these rather than a SyntaxError, long before MAX_LENGTH.
-        raise SpecError(f"expression nested too deeply to parse (the limit is {MAX_DEPTH} "
-                        "levels)", where) from None
-    except ValueError as exc:  # null bytes in the source
-        raise SpecError(f"invalid expression: {exc}", where) from None
-    return tree.body
 
 
 def compile_expr(text: str, names: Mapping[str, Node], ctx: Context, where: Location,
@@ -144,7 +127,7 @@ class _Compiler:
         self.text = text
 
     def loc(self, node: ast.AST) -> Location:
-        return self.where.shifted(getattr(node, "col_offset", 0))
+        return self.where.shifted(column(self.text, node))
 
     def fail(self, node: ast.AST, message: str) -> SpecError:
         return SpecError(message, self.loc(node))
@@ -154,13 +137,18 @@ class _Compiler:
             raise self.fail(node, f"expression nested deeper than {MAX_DEPTH} levels")
         method = getattr(self, "visit_" + type(node).__name__, None)
         if method is None:
-            raise self.fail(node, f"{_describe(node)} is not allowed in gradcli expressions")
+            raise self.fail(node, f"{describe(node)} is not allowed in gradcli expressions")
         try:
             result = method(node, depth + 1)
         except SpecError as exc:
             if exc.location is None:
                 raise SpecError(exc.message, self.loc(node)) from None
             raise
+        except (ValueError, OverflowError) as exc:
+            # numpy or Python refusing a value as written (an integer beyond
+            # int64, ...): the user's input, so a located error, not exit 70
+            raise self.fail(node, f"cannot build `{_snippet(self.text, node)}`: {exc}") \
+                from None
         return self.labelled(result, node) if isinstance(result, Node) else result
 
     def labelled(self, result: Node, node: ast.AST | None) -> Node:
@@ -190,6 +178,8 @@ class _Compiler:
     def visit_Constant(self, node: ast.Constant, depth: int) -> Any:
         if isinstance(node.value, complex) or isinstance(node.value, bytes):
             raise self.fail(node, "complex numbers and bytes are not supported")
+        if type(node.value) is int:
+            check_int_literal(node.value, self.loc(node))
         return node.value
 
     def visit_Name(self, node: ast.Name, depth: int) -> Any:
@@ -224,7 +214,7 @@ class _Compiler:
     def visit_BinOp(self, node: ast.BinOp, depth: int) -> Any:
         op = OPERATORS.get(type(node.op).__name__)
         if op is None:
-            raise self.fail(node, f"operator {_describe(node.op)} is not allowed")
+            raise self.fail(node, f"operator {describe(node.op)} is not allowed")
         left, right = self.visit(node.left, depth), self.visit(node.right, depth)
         return op(self.ctx, left, right)
 
@@ -235,7 +225,7 @@ class _Compiler:
             return -operand  # keep `-1` a plain number: axis=-1, x[-1]
         op = OPERATORS.get(type(node.op).__name__)
         if op is None:
-            raise self.fail(node, f"operator {_describe(node.op)} is not allowed")
+            raise self.fail(node, f"operator {describe(node.op)} is not allowed")
         return op(self.ctx, operand)
 
     def visit_Compare(self, node: ast.Compare, depth: int) -> Any:
@@ -243,7 +233,7 @@ class _Compiler:
             raise self.fail(node, "chained comparisons are not allowed; use one at a time")
         op = OPERATORS.get(type(node.ops[0]).__name__)
         if op is None:
-            raise self.fail(node, f"comparison {_describe(node.ops[0])} is not allowed")
+            raise self.fail(node, f"comparison {describe(node.ops[0])} is not allowed")
         return op(self.ctx, self.visit(node.left, depth), self.visit(node.comparators[0], depth))
 
     def visit_Tuple(self, node: ast.Tuple, depth: int) -> Any:
@@ -256,6 +246,11 @@ class _Compiler:
         if any(isinstance(a, ast.Starred) for a in node.args) or any(
                 k.arg is None for k in node.keywords):
             raise self.fail(node, "*args and **kwargs are not allowed")
+        seen: set[str | None] = set()
+        for keyword in node.keywords:  # ast accepts f(a=1, a=2); Python refuses it
+            if keyword.arg in seen:
+                raise self.fail(keyword, f"keyword argument '{keyword.arg}' is repeated")
+            seen.add(keyword.arg)
         if isinstance(node.func, ast.Name) and node.func.id in DERIVATIVES:
             from gradcli.language.derivcalls import derivative_call
 
@@ -350,20 +345,6 @@ class _Compiler:
 @dataclass(frozen=True)
 class _AtPending:
     base: Node
-
-
-def _describe(node: ast.AST) -> str:
-    labels = {"Lambda": "lambda", "ListComp": "a list comprehension", "GeneratorExp":
-              "a generator", "DictComp": "a dict comprehension", "SetComp":
-              "a set comprehension", "JoinedStr": "an f-string", "NamedExpr": "':='",
-              "IfExp": "'a if c else b' (use where(c, a, b))", "Dict": "a dict", "Set": "a set",
-              "BoolOp": "and/or (use where)", "Starred": "*args", "Await": "await",
-              "Not": "'not'", "Invert": "'~'", "FloorDiv": "'//'", "Mod": "'%'",
-              "LShift": "'<<'", "RShift": "'>>'", "BitOr": "'|'", "BitAnd": "'&'",
-              "BitXor": "'^'", "Is": "'is'", "IsNot": "'is not'", "In": "'in'",
-              "NotIn": "'not in'", "Yield": "yield"}
-    name = type(node).__name__
-    return labels.get(name, name)
 
 
 def _unlabelled(root: Node) -> list[Node]:

@@ -3,7 +3,6 @@ turned into a numpy array, sized before anything is allocated."""
 
 from __future__ import annotations
 
-import stat
 import zipfile
 import zlib
 from pathlib import Path
@@ -11,7 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.errors import Location, SpecError, suggest
+from gradcli.errors import Location, SpecError, shortlist, suggest
+from gradcli.language.exact import exact_cast
+from gradcli.language.files import check_input
 from gradcli.language.limits import MAX_ELEMENTS, size_error
 
 DTYPES = ("float64", "float32", "int64", "int32", "bool")
@@ -157,7 +158,8 @@ def _from_file(entry: dict[str, Any], dtype: str, base: Path, where: Location,
         raise SpecError("'file' must be a path", where)
     array = load_array_file(base / name, entry.get("key"), where, name, limit)
     if array.dtype.kind == "f" or "dtype" in entry:
-        array = array.astype(dtype if "dtype" in entry or array.dtype.kind == "f" else array.dtype)
+        # never wrapped or truncated: an int32 or bool conversion keeps every value
+        array = exact_cast(array, dtype, name, where)
     return array
 
 
@@ -171,16 +173,8 @@ def open_arrays(path: Path, where: Location | str, shown: str, limit: int = MAX_
     ndarray (.npy) or a lazy NpzFile whose members are read one by one.
     `kind` ("weights ") and `fmt` only shape the messages."""
     label = f"{kind}file {shown}" if kind else shown
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise SpecError(f"{kind}file not found: {shown}", where) from None
-    except OSError as exc:
-        raise SpecError(f"cannot read {label}: {exc.strerror or exc}", where) from None
-    if stat.S_ISDIR(mode):
-        raise SpecError(f"{label} is a folder, not a {fmt} file", where)
-    if not stat.S_ISREG(mode):  # a FIFO or a device could block or never end
-        raise SpecError(f"{label} is not a regular file", where)
+    # a regular file, refused by stat before any open otherwise (files.py)
+    check_input(path, f"{kind}file" if kind else "", where, shown=shown)
     try:
         with open(path, "rb") as handle:
             magic = handle.read(6)
@@ -253,11 +247,12 @@ def load_array_file(path: Path, key: str | None, where: Location | str,
             if key is None:
                 if len(keys) != 1:
                     raise SpecError(f"{shown} holds {len(keys)} arrays: say which with "
-                                    f"'key' ({', '.join(keys)})", where)
+                                    f"'key' ({shortlist(keys)})", where)
                 key = keys[0]
             if key not in keys:
                 raise SpecError(f"{shown} has no array '{key}'{suggest(key, keys)} (it has "
-                                f"{', '.join(keys)})", where)
+                                f"{shortlist(keys)})", where)
             array = read_member(loaded, key, shown, where, limit)
-    return array.astype("int64") if array.dtype.kind in "iu" else (
+    # uint64 beyond int64 is refused, not wrapped (2**64-1 would become -1)
+    return exact_cast(array, "int64", shown, where) if array.dtype.kind in "iu" else (
         array.astype("bool") if array.dtype.kind == "b" else array)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.errors import Location, SpecError
+from gradcli.errors import Location, SpecError, shortlist
 from gradcli.language import initializers as inits
 from gradcli.language.layers import REGISTRY, Layer, ParamSpec, parse_layer
 from gradcli.language.limits import MAX_ELEMENTS
@@ -324,13 +324,13 @@ def check_weights(model: ModelSpec, arrays: Mapping[str, np.ndarray], prefix: st
             wrong.append(f"{key} has shape {array.shape}, expected {_shape_text(shapes[name])}")
     problems = []
     if missing:
-        problems.append("missing " + ", ".join(missing))
+        problems.append("missing " + shortlist(missing))
     if extra:
-        problems.append("extra " + ", ".join(extra) + " (not a parameter of these layers)")
+        problems.append("extra " + shortlist(extra) + " (not a parameter of these layers)")
     if wrong:
-        problems.append("wrong shape: " + "; ".join(wrong))
+        problems.append("wrong shape: " + shortlist(wrong, sep="; "))
     if problems:
-        expected = ", ".join(f"{k} {_shape_text(shapes[n])}" for k, n in rename.items())
+        expected = shortlist(f"{k} {_shape_text(shapes[n])}" for k, n in rename.items())
         raise SpecError(f"weights file {shown} does not fit model '{model.name}': "
                         + "; ".join(problems) + f". The model's parameters are: {expected}",
                         where)

@@ -10,8 +10,10 @@ from typing import Any
 import numpy as np
 
 from gradcli.errors import Location, SpecError, suggest
+from gradcli.language.files import MAX_SPEC_BYTES, read_text
 from gradcli.language.inputs import FLOAT_DTYPES, MAX_ELEMENTS, from_mapping, literal_array
 from gradcli.language.names import check_name
+from gradcli.language.tolerances import tolerance_error
 from gradcli.language.yamlread import Document, read_yaml
 
 TOP_KEYS = ("name", "description", "dtype", "inputs", "let", "models", "outputs", "wrt",
@@ -66,12 +68,8 @@ def _parse_models(doc: Document, raw: Any, folder: Path, taken: dict[str, str],
 
 
 def load_file(path: str, dtype: str | None = None, limit: int = MAX_ELEMENTS) -> Spec:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"spec file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read spec file {path}: {exc}") from None
+    # a regular file of bounded size, never a FIFO or a device (files.py)
+    text = read_text(path, "spec file", None, MAX_SPEC_BYTES)
     doc = read_yaml(text, path)
     return from_document(doc, Path(path).resolve().parent, dtype, limit)
 
@@ -117,6 +115,9 @@ def from_document(doc: Document, folder: Path, dtype: str | None = None,
             if key not in EXPECT_KEYS:
                 raise SpecError(f"unknown key '{key}' in expect{suggest(key, EXPECT_KEYS)}",
                                 doc.key_at(("expect", key)))
+            reason = tolerance_error(expect[key]) if key in ("rtol", "atol") else None
+            if reason:  # as check's --rtol/--atol (tolerances.py)
+                raise SpecError(f"expect: {key} {reason}", doc.at(("expect", key)))
     name = data.get("name", Path(doc.file).stem)
     return Spec(doc.file, folder, str(name), dtype, inputs, input_at, lets, outputs,
                 _wrt(doc, data.get("wrt")), expect, doc.at(("expect",)) if expect else None,

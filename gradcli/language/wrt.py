@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from gradcli.engine.graph import Node
 from gradcli.engine.ops.structure import selected_shape
 from gradcli.engine.sources import Source
-from gradcli.errors import Location, SpecError, suggest
+from gradcli.errors import Location, SpecError, shortlist, suggest
 from gradcli.language.indexing import static_index
 
 W = TypeVar("W")
@@ -94,7 +94,7 @@ def no_sources(problem: Any) -> SpecError:
         kinds = [k for k in ("integer", "bool")
                  if any((dtype == "bool") == (k == "bool") for _, dtype in inputs)]
         kind = " or ".join(kinds)
-        listed = ", ".join(f"{n} {dtype}" for n, dtype in inputs)
+        listed = shortlist(f"{n} {dtype}" for n, dtype in inputs)
         head = (f"no float sources: every input is {'an' if kinds[0] == 'integer' else 'a'} "
                 f"{kind} input ({listed}), and {kind} inputs are never differentiated")
         hints = ["give one a float dtype"]

@@ -12,6 +12,8 @@ json, yaml and npz always carry full precision, which is their contract.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..errors import SpecError
 from .model import Entry, Result
 
@@ -20,14 +22,23 @@ from .model import Entry, Result
 
 FORMATS: tuple[str, ...] = ("text", "json", "yaml", "csv", "npz")
 
-__all__ = ["FORMATS", "Entry", "Result", "render", "write_atomic"]
+__all__ = ["FORMATS", "Entry", "Result", "check_target", "render", "write_atomic"]
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and a rename (see .atomic)."""
+def write_atomic(path: str, data: bytes, option: str = "--out",
+                 before_replace: Callable[[], None] | None = None) -> None:
+    """Write `data` to `path` through a temporary file and a rename (see .atomic);
+    errors name `option`, the option the path came from."""
     from .atomic import write_atomic as write
 
-    write(path, data)
+    write(path, data, option, before_replace)
+
+
+def check_target(path: str, option: str = "--out") -> str:
+    """Refuse an output path that is not a regular file or a new name (see .atomic)."""
+    from .atomic import check_target as check
+
+    return check(path, option)
 
 
 def render(result: Result, fmt: str, precision: int | None = None, color: bool = False) -> bytes:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gradcli.cli.options import command, complete_over, problem_options
+from gradcli.cli.options import command, complete_over, out_option, problem_options, write_out
 from gradcli.errors import SpecError
 
 if TYPE_CHECKING:
@@ -82,8 +82,8 @@ def pick_format(fmt: str | None, out: str | None) -> str:
                    "and its range; POINTS defaults to 201; bounds may be like -pi.")
 @click.option("--order", type=click.IntRange(min=0), default=1, show_default=True,
               help="Draw the derivatives d^k/dx^k for k = 1..ORDER beside the function.")
-@click.option("-o", "--out", type=click.Path(dir_okay=False),
-              help="Write to FILE (atomically); png and svg need it on a terminal.")
+@out_option("Write to FILE (atomically); png and svg need it on a terminal; - is "
+            "stdout.")
 @click.option("--format", "fmt", type=click.Choice(["png", "svg", "csv"]), default=None,
               help="png, svg or csv (the points; no matplotlib needed). Default: from the "
                    "suffix of -o, else png.")
@@ -111,7 +111,7 @@ def plot_command(spec: str | None, expr: str | None, model: str | None,
     pixels = parse_size(size)
     if fmt != "csv":
         plot.require_matplotlib()  # before any work: the install hint comes first
-        if out is None and sys.stdout.isatty():
+        if out in (None, "-") and sys.stdout.isatty():
             raise SpecError(f"a {fmt} figure is binary: write it with -o FILE", "--out")
     swept = over.partition("=")[0].strip()
     if expr is not None and swept.isidentifier() and \
@@ -124,12 +124,6 @@ def plot_command(spec: str | None, expr: str | None, model: str | None,
         data = plot.render_csv(curves)
     else:
         data = plot.render_figure(curves, fmt, pixels, dpi, stacked)
-    for note in curves.notes:
+    write_out(data, out)
+    for note in curves.notes:  # after the result: an error is always the first line
         click.echo(f"gradcli: note: {note}", err=True)
-    if out:
-        from gradcli.render import write_atomic
-
-        write_atomic(out, data)
-    else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()

@@ -11,17 +11,11 @@ import sys
 
 import click
 
-from gradcli.cli.options import command
+from gradcli.cli.options import command, out_option, write_out
 
 
 def _write(text: str, out: str | None) -> None:
-    if out:
-        from gradcli.render import write_atomic
-
-        write_atomic(out, text.encode("utf-8"))
-    else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    write_out(text.encode("utf-8"), out)
 
 
 @command("ops")
@@ -31,8 +25,7 @@ def _write(text: str, out: str | None) -> None:
               help="text for the terminal, markdown (docs/ops.md), json for tools.")
 @click.option("--primitives/--no-primitives", default=True, show_default=True,
               help="Also list the primitives of the op table (the graph's nodes).")
-@click.option("-o", "--out", type=click.Path(dir_okay=False),
-              help="Write to FILE (atomically) instead of stdout.")
+@out_option()
 def ops_command(names: tuple[str, ...], fmt: str, primitives: bool, out: str | None) -> None:
     """List the functions of the expression language: signature, one-line
     description and the convention at kinks (relu'(0), ties in max, ...).
@@ -69,8 +62,7 @@ def ops_command(names: tuple[str, ...], fmt: str, primitives: bool, out: str | N
 
 
 @command("schema")
-@click.option("-o", "--out", type=click.Path(dir_okay=False),
-              help="Write to FILE (atomically) instead of stdout.")
+@out_option()
 def schema_command(out: str | None) -> None:
     """Print a JSON Schema (draft 2020-12) of the spec file, for editors
     that validate and complete YAML (VS Code YAML, ...): see docs/spec.md.

@@ -6,14 +6,22 @@ they call), never at import time, so `gradcli grad` starts without it.
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import TYPE_CHECKING
 
 import click
 
-from gradcli.cli.options import command, complete_spec, complete_wrt, problem_options
-from gradcli.errors import EXIT_MISMATCH, EXIT_USAGE, SpecError
+from gradcli.cli.options import (
+    OutputFile,
+    Tolerance,
+    command,
+    complete_spec,
+    complete_wrt,
+    out_option,
+    problem_options,
+    write_out,
+)
+from gradcli.errors import EXIT_MISMATCH, EXIT_USAGE, SpecError, one_line
 
 if TYPE_CHECKING:
     from gradcli.engine.timings import Clock
@@ -22,13 +30,7 @@ GLOB_CHARS = set("*?[")
 
 
 def _write(data: bytes, out: str | None) -> None:
-    from gradcli.render import write_atomic
-
-    if out:
-        write_atomic(out, data)
-    else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+    write_out(data, out)
 
 
 def expand_specs(patterns: tuple[str, ...]) -> list[str]:
@@ -61,10 +63,10 @@ def expand_specs(patterns: tuple[str, ...]) -> list[str]:
 @click.option("--method", "methods", multiple=True,
               type=click.Choice(["sympy", "fd", "expect"]),
               help="Only these methods (repeatable; default: all three).")
-@click.option("--rtol", type=click.FloatRange(min=0), default=None,
+@click.option("--rtol", type=Tolerance(), default=None,
               help="Relative tolerance (default: the spec's expect: rtol, else 1e-7 for "
                    "float64 and 1e-5 for float32).")
-@click.option("--atol", type=click.FloatRange(min=0), default=None,
+@click.option("--atol", type=Tolerance(), default=None,
               help="Absolute tolerance (default: expect: atol, else 1e-10 for float64 and "
                    "1e-6 for float32).")
 @click.option("--max-symbolic", type=click.IntRange(min=1), default=64, show_default=True,
@@ -72,7 +74,7 @@ def expand_specs(patterns: tuple[str, ...]) -> list[str]:
                    "sample (reported).")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default=None,
               help="Check the engine in this dtype (references stay float64).")
-@click.option("--junit", type=click.Path(dir_okay=False), default=None,
+@click.option("--junit", type=OutputFile("--junit", stdout=False), default=None,
               help="Also write a JUnit XML report to FILE.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
@@ -107,12 +109,10 @@ def check_command(ctx: click.Context, specs: tuple[str, ...], what: str | None,
     render = render_check_json if fmt == "json" else render_check_text
     _write(render(reports, seconds), None)
     if junit:
-        from gradcli.render import write_atomic
-
-        write_atomic(junit, render_junit(reports, seconds))
+        write_out(render_junit(reports, seconds), junit, "--junit")
     for report in reports:
         if report.error is not None:
-            click.echo(f"gradcli: error: {report.error}", err=True)
+            click.echo(f"gradcli: error: {one_line(report.error)}", err=True)
         elif report.status == "FAIL":
             failed = ", ".join(f"{r.quantity} [{r.method}]" for r in report.rows
                                if r.status == "FAIL")
@@ -133,8 +133,7 @@ def check_command(ctx: click.Context, specs: tuple[str, ...], what: str | None,
 @click.option("--no-cse", is_flag=True, help="Do not share common subexpressions.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
-@click.option("-o", "--out", type=click.Path(dir_okay=False),
-              help="Write to FILE (atomically) instead of stdout.")
+@out_option()
 def symbolic_command(spec: str | None, expr: str | None, model: str | None,
         sets: tuple[str, ...],
                      outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
@@ -159,11 +158,11 @@ def symbolic_command(spec: str | None, expr: str | None, model: str | None,
     prefix = temp_prefix(problem.named)
     forms = closed_forms(problem, sources, chosen, max_symbolic, not no_cse, prefix)
     program = grad_program(problem, list(wrt) or None, [n for n, _ in chosen])
-    matrices = []
+    matrices, notes = [], []
     for (_, key), _, node in program.results:
         if node is None:
             reason = problem.explain(key, [n for n, _ in chosen])
-            click.echo(f"gradcli: note: {key} is unconnected: {reason}", err=True)
+            notes.append(f"gradcli: note: {key} is unconnected: {reason}")
             matrices.append(((), None))
             continue
         lets, (text,) = expressions([node], program.names, prefix)
@@ -177,6 +176,8 @@ def symbolic_command(spec: str | None, expr: str | None, model: str | None,
                             tuple(matrices), latex_names(forms) if latex else {})
     render = render_symbolic_json if fmt == "json" else render_symbolic_text
     _write(render(report, latex), out)
+    for note in notes:  # after the result: an error is always the first line
+        click.echo(note, err=True)
 
 
 @command("graph")
@@ -193,8 +194,7 @@ def symbolic_command(spec: str | None, expr: str | None, model: str | None,
               help="Print the program as built, without simplification.")
 @click.option("--format", "fmt", type=click.Choice(["text", "dot", "mermaid", "json"]),
               default="text", show_default=True, help="Output format.")
-@click.option("-o", "--out", type=click.Path(dir_okay=False),
-              help="Write to FILE (atomically) instead of stdout.")
+@out_option()
 def graph_command(spec: str | None, expr: str | None, model: str | None,
         sets: tuple[str, ...],
                   outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,

@@ -21,12 +21,20 @@ from gradcli.engine.ops.row import Attrs, Primitive
 from gradcli.engine.ops.table import apply
 from gradcli.errors import ShapeError
 
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
 
 def selected_shape(shape: Shape, index: Index) -> Shape:
     """Shape of x[index] computed on a zero-stride view, so nothing is allocated."""
+    if any(type(i) is int and not _INT64[0] <= i <= _INT64[1] for i in index):
+        raise ShapeError(f"index {format_index(index)} does not fit shape {shape}: an "
+                         "integer index beyond int64 is out of range for every axis")
     try:
         return np.broadcast_to(np.empty((), dtype=bool), shape)[index].shape
     except IndexError as exc:
+        raise ShapeError(f"index {format_index(index)} does not fit shape {shape}: {exc}") \
+            from None
+    except (OverflowError, ValueError) as exc:  # a slice bound numpy cannot take
         raise ShapeError(f"index {format_index(index)} does not fit shape {shape}: {exc}") \
             from None
 
