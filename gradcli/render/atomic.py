@@ -2,7 +2,9 @@
 
 The bytes go to a new temporary file in the target's own folder (same file
 system, so the final rename is atomic), are flushed and fsynced, and only then
-renamed onto the target with `os.replace`. A reader therefore sees either the
+renamed onto the target with `os.replace`. `atomic_output` hands that
+temporary file out as a stream, so a large result is written to it chunk by
+chunk and still appears all at once, or not at all. A reader therefore sees either the
 previous file or the complete new one, never a half-written result, and any
 failure (missing folder, permission, full disk, Ctrl-C) removes the temporary
 file and leaves an existing target untouched.
@@ -20,6 +22,8 @@ import contextlib
 import os
 import secrets
 import stat
+from collections.abc import Iterator
+from typing import BinaryIO
 
 from ..errors import SpecError
 
@@ -59,8 +63,13 @@ def _fsync_folder(folder: str) -> None:
     os.close(fd)
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write `data` to `path` atomically; SpecError(location="--out") on any failure."""
+@contextlib.contextmanager
+def atomic_output(path: str) -> Iterator[BinaryIO]:
+    """A binary stream that becomes `path` when the block ends normally.
+
+    On any exception inside the block (a failed write, a bug, Ctrl-C) the
+    temporary file is removed and `path` is left as it was; OSErrors become
+    SpecError(location="--out"), anything else propagates unchanged."""
     shown = os.fspath(path)
     if not shown:
         raise _fail(shown, "empty file name")
@@ -74,7 +83,7 @@ def write_atomic(path: str, data: bytes) -> None:
         raise _fail(shown, _reason(exc, folder)) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         with contextlib.suppress(FileNotFoundError):
@@ -87,3 +96,9 @@ def write_atomic(path: str, data: bytes) -> None:
             raise _fail(shown, _reason(exc, folder)) from exc
         raise
     _fsync_folder(folder)
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write `data` to `path` atomically; SpecError(location="--out") on any failure."""
+    with atomic_output(path) as stream:
+        stream.write(data)

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import io
 import zipfile
+from typing import BinaryIO
 
 import numpy as np
 
+from .arrays import Progress
 from .jsonfmt import dumps
 from .model import Result
 from .tree import as_array
@@ -45,13 +47,24 @@ def _arrays(result: Result) -> dict[str, np.ndarray]:
     return arrays
 
 
-def render_npz(result: Result) -> bytes:
-    """The entries as a deterministic .npz archive."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, mode="w", compression=zipfile.ZIP_STORED) as archive:
-        for key, arr in _arrays(result).items():
+def write_npz(result: Result, stream: BinaryIO, progress: Progress | None = None) -> None:
+    """The entries as a deterministic .npz archive, written straight into
+    `stream` (a seekable file: zipfile goes back to fill in each member's
+    size); `write_array` hands numpy's buffered chunks to the member, so no
+    copy of an array is made."""
+    arrays = _arrays(result)
+    with zipfile.ZipFile(stream, mode="w", compression=zipfile.ZIP_STORED) as archive:
+        for key, arr in arrays.items():
             info = zipfile.ZipInfo(key + ".npy", date_time=_EPOCH)
             info.external_attr = 0o644 << 16  # a regular file, rw-r--r--, once extracted
             with archive.open(info, mode="w", force_zip64=True) as member:
                 np.lib.format.write_array(member, arr, allow_pickle=False)
+            if progress is not None and key != META_KEY:
+                progress(arr.size)
+
+
+def render_npz(result: Result) -> bytes:
+    """`write_npz` as bytes."""
+    buffer = io.BytesIO()
+    write_npz(result, buffer)
     return buffer.getvalue()
