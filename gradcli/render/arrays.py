@@ -24,14 +24,29 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .spell import CSV, JSON, YAML, Dialect, constant, pack, side_by_side, spell, spell_integers
+from .spell import (
+    CSV,
+    G_FORMAT,
+    JSON,
+    YAML,
+    Dialect,
+    constant,
+    pack,
+    side_by_side,
+    spell,
+    spell_integers,
+)
 
-CHUNK = 1 << 15  # elements per piece: ~10 MB of work space, past numpy's per-call overhead
+# Elements per piece: spelling takes ~400 bytes of work space per element
+# (~6.5 MB), and a piece this long makes numpy's per-call overhead negligible.
+CHUNK = 1 << 14
 
 
-def pieces(arr: np.ndarray, size: int = CHUNK) -> Iterator[np.ndarray]:
+def pieces(arr: np.ndarray, size: int | None = None) -> Iterator[np.ndarray]:
     """The elements of `arr` in C order, as 1-D arrays of at most `size`
-    elements (views when `arr` is C-contiguous, else a copy of one piece)."""
+    (default `CHUNK`) elements (views when `arr` is C-contiguous, else a
+    copy of one piece)."""
+    size = size or CHUNK
     if arr.ndim == 0:
         yield arr.reshape(1)
     elif arr.flags.c_contiguous or arr.ndim == 1:
@@ -86,7 +101,7 @@ class ArrayWriter:
 Progress = Callable[[int], None]  # called with the number of elements just written
 
 
-def write_array(writer: ArrayWriter, arr: np.ndarray, size: int = CHUNK,
+def write_array(writer: ArrayWriter, arr: np.ndarray, size: int | None = None,
                 progress: Progress | None = None) -> None:
     """All of `arr` through `writer`, in pieces, then close it."""
     for piece in pieces(arr, size):
@@ -104,7 +119,7 @@ def _starts(positions: np.ndarray, spans: list[int]) -> np.ndarray:
     return count
 
 
-def _table(texts: list[str]) -> np.ndarray:
+def table(texts: list[str]) -> np.ndarray:
     """Short texts as rows of a NUL-padded byte table, to pick from per element."""
     width = max(1, *(len(t) for t in texts))
     return np.array([t.encode().ljust(width, b"\0") for t in texts], dtype=f"S{width}").view(
@@ -130,9 +145,9 @@ class JsonArray(ArrayWriter):
         # element counts of the inner axes: a bracket opens where one divides the position
         self.spans = [math.prod(self.shape[-j:]) for j in range(1, len(self.shape))]
         depth = len(self.spans)
-        self.opens = _table(["[" * c for c in range(depth + 1)])
+        self.opens = table(["[" * c for c in range(depth + 1)])
         # closing brackets then ", "; the last element of all has no separator
-        self.closes = _table(["]" * c + ", " for c in range(depth + 1)] + ["]" * depth])
+        self.closes = table(["]" * c + ", " for c in range(depth + 1)] + ["]" * depth])
         if self.shape and self.size:
             stream.write(b"[")
 
@@ -180,10 +195,10 @@ class YamlArray(ArrayWriter):
         # element counts of the outer axes: "- " for each axis that starts at a row
         self.spans = [math.prod(self.shape[-j:]) for j in range(1, len(self.shape))]
         depth = len(self.spans)
-        self.heads = _table([""] + ["\n" + indent + "  " * (depth - c) + "- " * c + "["
+        self.heads = table([""] + ["\n" + indent + "  " * (depth - c) + "- " * c + "["
                                     for c in range(1, depth + 1)])
         margin = len(indent) + (2 * depth + 1 if depth else 2)
-        self.tails = _table([", ", ",\n" + " " * margin, "]"])
+        self.tails = table([", ", ",\n" + " " * margin, "]"])
         if not self.size:
             stream.write(_empty_yaml(self.shape, indent).encode())
         elif not depth:
@@ -253,11 +268,7 @@ class CsvArray(ArrayWriter):
     def _values(self, values: np.ndarray) -> np.ndarray:
         if self.precision is None:
             return spell(values, CSV)
-        from .spell import from_strings
-        from .tree import float_digits
-
-        spec = f".{self.precision}g"
-        return from_strings([format(x, spec) for x in float_digits(values)])
+        return spell(values, G_FORMAT, self.precision)  # format(x, ".Pg"), as before
 
     def _close(self) -> None:
         pass

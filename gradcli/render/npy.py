@@ -45,7 +45,7 @@ def single_array(result: Result) -> np.ndarray:
     entries = list(result.entries)
     if len(entries) != 1:
         names = ", ".join(".".join(e.path) for e in entries) or "nothing"
-        raise SpecError(f"--format npy holds one array, but the result has {len(entries)} "
+        raise SpecError(f"npy holds one array, but the result has {len(entries)} "
                         f"({names}): select one with --wrt/--output, or use --format npz",
                         location="--format")
     (entry,) = entries

@@ -12,13 +12,14 @@ with "..." between, by `np.array2string` itself on the real array, whose
 formatter is called only for the shown elements, so a 5M-element gradient
 costs what its 6 (or 36, ...) shown elements cost.
 
-All of an array (`threshold` None, or a small array) is written line by line:
-numpy's `array2string` builds its text with repeated string concatenation,
-quadratic in the length of a row (a 5M-element vector did not finish in 20
-minutes).  Here one pass measures the column widths and a second writes the
-lines a chunk at a time, in exactly numpy's layout (tests compare the two):
-rows wrapped at the line width, continuation lines indented past the
-brackets, a blank line between 2-D blocks.
+All of an array (`threshold` None, or a small array) is written a chunk at
+a time: numpy's `array2string` builds its text with repeated string
+concatenation, quadratic in the length of a row (a 5M-element vector did not
+finish in 20 minutes).  Here one pass measures the column widths and a
+second writes the chunks, each as one spelling matrix (spell.py: numbers,
+padding, brackets and line breaks side by side), in exactly numpy's layout
+(tests compare the two): rows wrapped at the line width, continuation lines
+indented past the brackets, a blank line between 2-D blocks.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .arrays import Progress, pieces
+from .arrays import Progress, pieces, table
 from .defaults import DEFAULT_THRESHOLD
+from .spell import CSV, pack, side_by_side, spell
 from .tree import float_digits
 
 __all__ = ["DEFAULT_THRESHOLD", "array_text", "summary_text", "write_full"]
@@ -122,6 +124,35 @@ def _per_line(width: int, ndim: int) -> int:
     return room // (width + 1) + 1 if room >= 0 else 1
 
 
+_BOOLS = np.frombuffer(b"False" + b"True\0", dtype=np.uint8).reshape(2, 5)
+
+
+def _spelled(piece: np.ndarray, precision: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """The texts of a piece as a spelling matrix (spell.py: the same text
+    as `element_texts`), and which rows split at a point (finite floats)."""
+    if piece.dtype.kind == "b":
+        return _BOOLS[piece.astype(np.intp)], np.zeros(len(piece), dtype=bool)
+    if piece.dtype.kind != "f":
+        return spell(piece, CSV), np.zeros(len(piece), dtype=bool)
+    significant = DEFAULT_SIGNIFICANT if precision is None else precision
+    return spell(piece, CSV, significant), np.isfinite(piece)
+
+
+def _measure(matrix: np.ndarray, split: np.ndarray) -> tuple[np.ndarray, np.ndarray, Columns]:
+    """Each text's length and the length before its point, and their widths."""
+    length = (matrix != 0).sum(axis=1)
+    head = np.argmax((matrix == ord(".")) | (matrix == ord("e")), axis=1)
+    columns = Columns(int(head[split].max(initial=0)),
+                      int((length - head)[split].max(initial=0)),
+                      int(length[~split].max(initial=0)))
+    return length, np.where(split, head, length), columns
+
+
+def _pads(count: np.ndarray, width: int) -> np.ndarray:
+    """`count` spaces per row in `width` columns (NUL where there are none)."""
+    return ((np.arange(width) < count[:, None]) * ord(" ")).astype(np.uint8)
+
+
 def write_full(stream: BinaryIO, arr: np.ndarray, precision: int | None,
                indent: str = "", progress: Progress | None = None) -> None:
     """All of an array, each line starting with `indent`, no final newline."""
@@ -132,40 +163,41 @@ def write_full(stream: BinaryIO, arr: np.ndarray, precision: int | None,
         return
     columns = Columns()
     for piece in pieces(arr):  # first pass: the widths of the columns
-        columns = columns.merge(Columns.of(element_texts(piece, precision)))
-    ndim, row = arr.ndim, arr.shape[-1]
-    per_line = _per_line(columns.width, ndim)
-    # rows spanned by each outer axis: an axis starts (and the previous one
+        columns = columns.merge(_measure(*_spelled(piece, precision))[2])
+    ndim, row, width = arr.ndim, arr.shape[-1], columns.width
+    per_line = _per_line(width, ndim)
+    # rows spanned by each outer axis: an axis starts (and the one before
     # ends) at a row its span divides
     spans = [math.prod(arr.shape[-1 - j:-1]) for j in range(1, ndim)]
+    # what comes before a cell: nothing, a continuation line's indent, or a
+    # row's start with the axes that open there (the very first row last)
+    heads = table(["", indent + " " * ndim]
+                   + ["\n" * o + indent + " " * (ndim - o) + "[" * o for o in range(1, ndim + 1)]
+                   + [indent + "[" * ndim])
+    # ... and after it: a space, a line break (the line's trailing spaces
+    # dropped, as numpy does), or the closing brackets of a row's end
+    tails = table([" ", "\n"] + ["]" * c for c in range(1, ndim + 1)])
     done = 0
     for piece in pieces(arr):
-        cells = [columns.cell(t) for t in element_texts(piece, precision)]
-        out: list[str] = []
-        at = 0
-        while at < len(cells):
-            r, c = divmod(done + at, row)
-            line_end = min((c // per_line + 1) * per_line, row)
-            stop = min(at + line_end - c, len(cells))
-            if c == 0:
-                opens = 1 + sum(r % span == 0 for span in spans)
-                out.append(("\n" * opens if r else "") + indent + " " * (ndim - opens)
-                           + "[" * opens)
-            elif c % per_line == 0:
-                out.append(indent + " " * ndim)
-            text = " ".join(cells[at:stop])
-            if stop - at < line_end - c:  # the piece ends inside the line
-                text += " "
-            elif line_end == row:  # the row ends: close it and the axes that end with it
-                text += "]" * (1 + sum((r + 1) % span == 0 for span in spans))
-            else:  # wrap, as numpy does: without the line's trailing spaces
-                text = text.rstrip() + "\n"
-            out.append(text)
-            at = stop
-        stream.write("".join(out).encode())
-        done += len(cells)
+        matrix, split = _spelled(piece, precision)
+        length, head, _ = _measure(matrix, split)
+        position = np.arange(done, done + len(piece), dtype=np.int64)
+        r, c = np.divmod(position, row)
+        starts = 1 + sum((r % span == 0).astype(np.intp) for span in spans)
+        ends = 1 + sum(((r + 1) % span == 0).astype(np.intp) for span in spans)
+        before = np.where(c % per_line == 0, 1, 0)
+        before = np.where(c == 0, np.where(r == 0, ndim + 2, starts + 1), before)
+        after = np.where((c + 1) % per_line == 0, 1, 0)
+        after = np.where(c == row - 1, ends + 1, after)
+        left = np.where(split, width - columns.head - columns.tail + columns.head - head,
+                        width - length)
+        right = np.where(split & (after != 1), columns.tail - (length - head), 0)
+        cells = side_by_side(heads[before], _pads(left, width), matrix,
+                             _pads(right, columns.tail), tails[after])
+        stream.write(pack(cells))
+        done += len(piece)
         if progress is not None:
-            progress(len(cells))
+            progress(len(piece))
 
 
 def array_text(arr: np.ndarray, precision: int | None = None,
