@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from gradcli.render import spell
 from gradcli.render.shortest import shortest_digits
-from gradcli.render.tree import spell_elements
+from gradcli.render.tree import float_digits, spell_elements
 
 
 def _canonical(digits: int, exponent: int) -> tuple[int, int]:
@@ -116,3 +116,22 @@ def test_integers_and_booleans():
     assert _spelled(np.array([True, False] * 200), spell.JSON) == ["true", "false"] * 200
     half = np.array([1.5, np.nan, 0.1], dtype=np.float16)
     assert _spelled(half, spell.JSON) == ["1.5", '"nan"', "0.1"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_significant_digits_are_those_of_format_g(dtype):
+    rng = np.random.default_rng(5)
+    subnormal = rng.integers(1, 2**52, 300, dtype=np.uint64).view(np.float64)
+    values = np.concatenate([_mixed(rng, 2000), subnormal, np.arange(-300, 300) * 0.125,
+                             [0.5, 2.5, 99999999.5, 9.9999999, 1e15]]).astype(dtype)
+    for significant in (1, 3, 8, 15, 17):
+        expected = [format(x, f".{significant}g") for x in float_digits(values)]
+        assert _spelled_g(values, spell.G_FORMAT, significant) == expected
+        with_point = [t if any(c in t for c in ".en") else t + ".0" for t in expected]
+        assert _spelled_g(values, spell.CSV, significant) == with_point
+
+
+def _spelled_g(values: np.ndarray, dialect: spell.Dialect, significant: int) -> list[str]:
+    matrix = spell.spell(values, dialect, significant)
+    rows = spell.side_by_side(matrix, spell.constant(len(values), b"\n"))
+    return spell.pack(rows).decode().split("\n")[:-1]
