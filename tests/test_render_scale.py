@@ -79,6 +79,8 @@ def test_writers_take_pieces_of_any_length():
             short.close()
         with pytest.raises(ValueError, match="more than the 24"):
             make(io.BytesIO()).write(np.zeros(25))
+    with pytest.raises(TypeError, match="cannot write float64 values as int64"):
+        JsonArray(io.BytesIO(), (2,), np.int64).write(np.ones(2))
 
 
 def _peak(fmt: str, n: int) -> int:
@@ -148,6 +150,7 @@ def test_text_summarises_beyond_the_threshold_like_numpy():
     assert "..." not in full and "1666.3333" in full and "elements shown" not in full
     assert render(_one(value), "text", threshold=5000) == render(_one(value), "text",
                                                                   threshold=None)
+    assert b"shown" not in render(_one(np.arange(4.0)), "text", threshold=0)  # nothing hidden
 
 
 def test_a_summary_formats_only_the_shown_elements(monkeypatch):

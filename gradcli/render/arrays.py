@@ -78,12 +78,16 @@ class ArrayWriter:
         self.done = 0
 
     def write(self, values: np.ndarray) -> None:
-        values = np.asarray(values, dtype=self.dtype).reshape(-1)
+        values = np.asarray(values)
+        if not np.can_cast(values.dtype, self.dtype, "same_kind"):
+            raise TypeError(f"cannot write {values.dtype} values as {self.dtype}")
+        values = values.astype(self.dtype, copy=False).reshape(-1)
         if self.done + len(values) > self.size:
             raise ValueError(f"more than the {self.size} elements of shape {self.shape}")
-        if len(values):
-            self._write(values, self.done)
-            self.done += len(values)
+        for start in range(0, len(values), CHUNK):  # a large block still costs O(chunk)
+            piece = values[start:start + CHUNK]
+            self._write(piece, self.done)
+            self.done += len(piece)
 
     def close(self) -> None:
         if self.done != self.size:

@@ -66,8 +66,9 @@ def _write_entry(stream: BinaryIO, entry: Entry, precision: int | None, color: b
         if threshold is not None and arr.size > threshold:
             stream.write((_indented(summary_text(arr, precision, threshold)) + "\n").encode())
             shown = int(np.prod([min(n, 2 * EDGE_ITEMS) for n in arr.shape]))
-            stream.write(f"{_INDENT}({shown:,} of {arr.size:,} elements shown; --full prints "
-                         "all, --format npz keeps them)\n".encode())
+            if shown < arr.size:  # (a low --threshold can "summarise" a short array whole)
+                stream.write(f"{_INDENT}({shown:,} of {arr.size:,} elements shown; --full "
+                             "prints all, --format npz keeps them)\n".encode())
             if progress is not None:
                 progress(arr.size)
         else:
