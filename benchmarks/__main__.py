@@ -2,7 +2,8 @@
 
 Times every workload for gradcli and for every peer importable in this
 environment, in one process (median of warm calls), plus the cold start of
-the whole CLI process, and prints a table of times and gradcli/peer ratios."""
+the whole CLI process and the output formats' throughput
+(benchmarks/render.py), and prints a table of times and gradcli/peer ratios."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 import gradcli
-from benchmarks import startup
+from benchmarks import render, startup
 from benchmarks.peers import autograd_calls, jax_calls, tensorflow_calls, torch_calls
 from benchmarks.timing import median_seconds, peak_bytes
 from benchmarks.workloads import gradcli_calls, numpy_mlp_forward
@@ -52,6 +53,8 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="substring of workload names")
     parser.add_argument("--budget", type=float, default=0.5, help="seconds per measurement")
     parser.add_argument("--no-cold-start", action="store_true")
+    parser.add_argument("--no-render", action="store_true",
+                        help="skip the output formats' throughput (benchmarks/render.py)")
     parser.add_argument("--markdown", default=None, help="also write the table as Markdown")
     parser.add_argument("--smoke", action="store_true",
                         help="CI: gradcli only, one quick measurement each, no peers")
@@ -89,6 +92,8 @@ def main() -> None:
               "seconds": times, "gradcli_peak_bytes": peaks}
     if not args.no_cold_start:
         report["cold_start_seconds"] = cold_start()
+    if not args.no_render and not args.only:
+        report["render"] = render.measure(smoke=args.smoke)
     _print(report)
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     if args.markdown:
@@ -128,6 +133,9 @@ def markdown(report: dict) -> str:
         lines += ["", "Cold start of the whole process (median wall time):", "",
                   "| command | ms |", "|---|---|"]
         lines += [f"| {k} | {v * 1e3:.0f} |" for k, v in report["cold_start_seconds"].items()]
+    if "render" in report:
+        lines += ["", "Output formats (benchmarks/render.py):", "", "```",
+                  *render.lines(report["render"]), "```"]
     return "\n".join(lines) + "\n"
 
 
@@ -145,6 +153,9 @@ def _print(report: dict) -> None:
         print("\nf_cold_start (whole process)")
         for what, seconds in report["cold_start_seconds"].items():
             print(f"  {what:40s} {seconds * 1e3:8.1f} ms")
+    if "render" in report:
+        print()
+        print("\n".join(render.lines(report["render"])))
 
 
 if __name__ == "__main__":

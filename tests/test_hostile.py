@@ -17,6 +17,7 @@ import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import hostile_round_two as round_two
 import numpy as np
@@ -321,10 +322,11 @@ def test_a_failing_command_leaves_the_previous_out_intact(
     elif failure == "render":
         import gradcli.render as render
 
-        def broken_render(*_: object, **__: object) -> bytes:
+        def broken_render(result: object, fmt: str, stream: BinaryIO, *_: object) -> None:
+            stream.write(b"half a result")  # rendering fails after writing some of it
             raise OSError(5, "Input/output error")
 
-        monkeypatch.setattr(render, "render", broken_render)
+        monkeypatch.setattr(render, "write", broken_render)
     elif failure == "rename":
         def broken_replace(*_: object) -> None:
             raise OSError(28, "No space left on device")

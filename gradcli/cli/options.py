@@ -13,7 +13,8 @@ import click
 
 from gradcli.engine.timings import Clock
 
-FORMATS = ("text", "json", "yaml", "csv", "npz")
+FORMATS = ("text", "json", "yaml", "csv", "npz", "npy")  # render.ALL_FORMATS
+THRESHOLD = 1000  # render.DEFAULT_THRESHOLD (numpy's), without importing numpy here
 Complete = Callable[[click.Context, click.Parameter, str], list[Any]]
 
 
@@ -133,10 +134,16 @@ problem_options = _stack(
 
 output_options = _stack(
     click.option("--format", "fmt", type=click.Choice(FORMATS), default="text",
-                 show_default=True, help="Output format."),
+                 show_default=True, help="Output format (npy: a single array; npz and npy "
+                 "need -o)."),
     out_option(),
     click.option("--precision", type=click.IntRange(1, 17), default=None,
                  help="Significant digits in text/csv output."),
+    click.option("--threshold", type=click.IntRange(min=0), default=THRESHOLD,
+                 show_default=True, metavar="N",
+                 help="Text: summarise an array of more than N elements as numpy does "
+                      "(first and last 3 items of each axis)."),
+    click.option("--full", is_flag=True, help="Text: print every element, never a summary."),
     click.option("--check-finite", is_flag=True,
                  help="Exit 3 if any result is NaN or infinite (default: warn only)."),
 )

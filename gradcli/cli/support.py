@@ -15,6 +15,7 @@ from typing import Any
 import click
 import numpy as np
 
+from gradcli.cli.options import THRESHOLD
 from gradcli.engine.timings import Clock
 from gradcli.errors import Location, NumericFault, SpecError
 from gradcli.language.limits import MAX_ELEMENTS
@@ -133,13 +134,21 @@ def parse_set(item: str, spec: Any, limit: int, option: str = "--set") -> tuple[
         raise SpecError(f"{option} {name}: {exc.message}", option) from None
 
 
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
 def emit(result: Any, fmt: str, out: str | None, precision: int | None,
-         check_finite: bool, clock: Clock) -> None:
-    """Render and write a result; its notes and warnings follow on stderr,
-    so a failure (--check-finite, a full disk) is always the first line."""
+         check_finite: bool, clock: Clock, threshold: int = THRESHOLD,
+         full: bool = False) -> None:
+    """Write the result to stdout (no `out`, or `-`) or atomically to `out`,
+    as it is rendered (memory O(chunk)); nothing is written when the result
+    cannot be (--check-finite, npy of several arrays, binary to a terminal).
+    Its notes and warnings follow on stderr, so a failure (--check-finite,
+    a full disk) is always the first line."""
     from gradcli.cli.entry import pause_at
-    from gradcli.cli.options import write_out
-    from gradcli.render import render
+    from gradcli.cli.progress import progress_bar
+    from gradcli.render import BINARY_FORMATS, atomic_output, check, write
 
     bad = [entry for entry in result.entries if entry.value is not None
            and np.asarray(entry.value).dtype.kind == "f"
@@ -147,19 +156,39 @@ def emit(result: Any, fmt: str, out: str | None, precision: int | None,
     names = ", ".join(".".join(e.path) for e in bad)
     if bad and check_finite:
         raise NumericFault(f"non-finite values (NaN or inf) in {names}")
+    summary = None if full else threshold
+    check(result, fmt, precision, summary)
     to_stdout = out in (None, "-")
-    if fmt == "npz" and to_stdout and (out is None or sys.stdout.isatty()):
-        raise SpecError("--format npz is binary: write it with -o FILE (or -o - into a pipe)",
+    if fmt in BINARY_FORMATS and to_stdout and (out is None or sys.stdout.isatty()):
+        raise SpecError(f"--format {fmt} is binary: write it with -o FILE (or -o - into a pipe)",
                         "--format")
-    color = fmt == "text" and out is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    with clock.phase("render"):
-        data = render(result, fmt, precision=precision, color=color)
-    with clock.phase("write"):
-        write_out(data, out, "--out", pause_at("write"))
+    terminal = out is None and _stdout_is_terminal()
+    color = fmt == "text" and terminal and "NO_COLOR" not in os.environ
+    if terminal and not full:
+        _hint_large(result, fmt, threshold)
+    with clock.phase("render and write"), progress_bar("writing") as bar:
+        if out and not to_stdout:
+            with atomic_output(out, "--out", pause_at("write")) as stream:
+                write(result, fmt, stream, precision, color, summary, bar)
+        else:
+            write(result, fmt, sys.stdout.buffer, precision, color, summary, bar)
+            sys.stdout.flush()
     for note in result.notes:
         click.echo(f"gradcli: note: {note}", err=True)
     if bad:
         click.echo(f"gradcli: warning: non-finite values (NaN or inf) in {names}", err=True)
+
+
+def _hint_large(result: Any, fmt: str, threshold: int) -> None:
+    """One line on stderr when a result too large to read goes to a terminal."""
+    sizes = [(int(np.size(e.value)), ".".join(e.path)) for e in result.entries
+             if e.value is not None]
+    size, name = max(sizes, default=(0, ""))
+    if size <= threshold:
+        return
+    shown = " (text shows a summary; --full prints all)" if fmt == "text" else ""
+    click.echo(f"gradcli: hint: {name} has {size:,} elements{shown}; to keep them, write a "
+               "file: -o FILE --format npz", err=True)
 
 
 def parse_direction(item: str, problem: Any, option: str,

@@ -2,7 +2,9 @@
 
 The bytes go to a new temporary file in the target's own folder (same file
 system, so the final rename is atomic), are flushed and fsynced, and only then
-renamed onto the target with `os.replace`. A reader therefore sees either the
+renamed onto the target with `os.replace`. `atomic_output` hands that
+temporary file out as a stream, so a large result is written to it chunk by
+chunk and still appears all at once, or not at all. A reader therefore sees either the
 previous file or the complete new one, never a half-written result, and any
 failure (missing folder, permission, full disk, Ctrl-C) removes the temporary
 file and leaves an existing target untouched.
@@ -20,7 +22,8 @@ import contextlib
 import os
 import secrets
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 from ..errors import SpecError
 
@@ -172,11 +175,16 @@ def _fsync_folder(folder: str) -> None:
     os.close(fd)
 
 
-def write_atomic(path: str, data: bytes, option: str = "--out",
-                 before_replace: Callable[[], None] | None = None) -> None:
-    """Write `data` to `path` atomically; SpecError(location=option) on any
-    failure (`option` names the option the path came from: --out, --junit).
-    `before_replace` runs when the temporary file is complete (a test hook)."""
+@contextlib.contextmanager
+def atomic_output(path: str, option: str = "--out",
+                  before_replace: Callable[[], None] | None = None) -> Iterator[BinaryIO]:
+    """A binary stream that becomes `path` when the block ends normally.
+
+    On any exception inside the block (a failed write, a bug, Ctrl-C) the
+    temporary file is removed and `path` is left as it was; OSErrors become
+    SpecError(location=option) (`option` names the option the path came
+    from: --out, --junit).  `before_replace` runs when the temporary file
+    is complete (a test hook)."""
     shown = os.fspath(path)
     target = check_target(shown, option)
     folder = os.path.dirname(target)
@@ -186,7 +194,7 @@ def write_atomic(path: str, data: bytes, option: str = "--out",
         raise _fail(shown, _reason(exc, folder), option) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         with contextlib.suppress(FileNotFoundError):
@@ -204,3 +212,10 @@ def write_atomic(path: str, data: bytes, option: str = "--out",
             raise _fail(shown, _reason(exc, folder), option) from exc
         raise
     _fsync_folder(folder)
+
+
+def write_atomic(path: str, data: bytes, option: str = "--out",
+                 before_replace: Callable[[], None] | None = None) -> None:
+    """Write `data` to `path` atomically; SpecError(location=option) on any failure."""
+    with atomic_output(path, option, before_replace) as stream:
+        stream.write(data)

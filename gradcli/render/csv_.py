@@ -8,37 +8,40 @@ that round-trip in the array's dtype, nan/inf/-inf bare) or, with
 and never rounded). An unconnected entry is one row with empty index and
 empty value; an empty array has no rows. Lines end in "\\n" and the csv module
 quotes fields that need it (a source named `inp[0,0]` contains a comma).
+Rows are written a chunk of elements at a time, indices and values spelled
+with numpy (spell.py); `--precision` formats each float with Python.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from typing import BinaryIO
 
-import numpy as np
-
+from .arrays import CsvArray, Progress, write_array
 from .model import Result
-from .tree import as_array, float_digits, spell_elements
+from .tree import as_array
 
 
-def _values(arr: np.ndarray, precision: int | None) -> list[str]:
-    if precision is not None and arr.dtype.kind == "f":
-        return [format(x, f".{precision}g") for x in float_digits(arr)]
-    return spell_elements(arr)
-
-
-def render_csv(result: Result, precision: int | None = None) -> bytes:
-    """All entries as CSV rows under the header quantity,index,value."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["quantity", "index", "value"])
+def write_csv(result: Result, stream: BinaryIO, precision: int | None = None,
+              progress: Progress | None = None) -> None:
+    """All entries as CSV rows under the header quantity,index,value, each
+    array written in chunks by `arrays.CsvArray`."""
+    stream.write(b"quantity,index,value\n")
     for entry in result.entries:
         quantity = ".".join(entry.path)
         if entry.value is None:
-            writer.writerow([quantity, "", ""])
+            line = io.StringIO()
+            csv.writer(line, lineterminator="\n").writerow([quantity, "", ""])
+            stream.write(line.getvalue().encode("utf-8"))
             continue
         arr = as_array(entry.value)
-        indices = (";".join(map(str, idx)) for idx in np.ndindex(arr.shape))
-        values = _values(arr, precision)
-        writer.writerows([quantity, idx, v] for idx, v in zip(indices, values, strict=True))
-    return out.getvalue().encode("utf-8")
+        write_array(CsvArray(stream, quantity, arr.shape, arr.dtype, precision), arr,
+                    progress=progress)
+
+
+def render_csv(result: Result, precision: int | None = None) -> bytes:
+    """`write_csv` as bytes."""
+    buffer = io.BytesIO()
+    write_csv(result, buffer, precision)
+    return buffer.getvalue()

@@ -6,49 +6,56 @@ is not JSON. Layout: the whole document on one line (`{"command": "grad", ...}`)
 like `json.dumps` with its default separators, so a script can read it line by
 line and `jq` pretty-prints it when a human wants that.
 `--precision` never applies here: full precision is the contract.
+
+The document is written to a binary stream as it is walked: keys and meta
+as small strings, each array by `arrays.JsonArray` in chunks (spell.py
+spells a chunk of numbers with numpy, digit for digit as `repr` would), so
+a 40M-element gradient never exists as one string or as Python floats.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from .arrays import JsonArray, Progress, write_array
 from .model import Result
-from .tree import as_array, nested_sections, plain, spell_elements, spell_float
+from .tree import as_array, nested_sections, plain, spell_float
 
 
-class _Raw(str):
-    """Text that is already valid JSON (a rendered array), emitted verbatim."""
+class _Leaf:
+    """An entry's value in the document tree, written by `JsonArray` when reached."""
+
+    def __init__(self, value: np.ndarray | None) -> None:
+        self.value = value
 
 
-def array_json(value: np.ndarray | None) -> _Raw:
-    """An entry value as JSON text: nested lists, a plain number for 0-d, null for None."""
+def write_array_json(stream: BinaryIO, value: np.ndarray | None,
+                     progress: Progress | None = None) -> None:
+    """An entry value as JSON: nested lists, a plain number for 0-d, null for None."""
     if value is None:
-        return _Raw("null")
+        stream.write(b"null")
+        return
     arr = as_array(value)
-    tokens = [_quote_nonfinite(t) for t in spell_elements(arr)]
-    return _Raw(_nest(tokens, arr.shape, 0))
+    write_array(JsonArray(stream, arr.shape, arr.dtype), arr, progress=progress)
+
+
+def array_json(value: np.ndarray | None) -> str:
+    """`write_array_json` as a string (for small arrays)."""
+    buffer = io.BytesIO()
+    write_array_json(buffer, value)
+    return buffer.getvalue().decode("ascii")
 
 
 def _quote_nonfinite(token: str) -> str:
     return f'"{token}"' if token in ("nan", "inf", "-inf") else token
 
 
-def _nest(tokens: list[str], shape: tuple[int, ...], start: int) -> str:
-    if not shape:
-        return tokens[start]
-    step = math.prod(shape[1:])
-    inner = shape[1:]
-    return "[" + ", ".join(_nest(tokens, inner, start + i * step) for i in range(shape[0])) + "]"
-
-
 def _scalar(value: Any) -> str:
-    if isinstance(value, _Raw):
-        return str(value)
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -77,7 +84,28 @@ def dumps(value: Any) -> str:
     return _dump(plain(value), "")
 
 
-def render_json(result: Result) -> bytes:
+def _write(stream: BinaryIO, node: Any, progress: Progress | None) -> None:
+    if isinstance(node, _Leaf):
+        write_array_json(stream, node.value, progress)
+    elif isinstance(node, Mapping):
+        stream.write(b"{")
+        for i, (key, value) in enumerate(node.items()):
+            head = ", " if i else ""
+            stream.write(f"{head}{json.dumps(str(key), ensure_ascii=False)}: ".encode())
+            _write(stream, value, progress)
+        stream.write(b"}")
+    else:  # meta, already plain
+        stream.write(_dump(node, "").encode("utf-8"))
+
+
+def write_json(result: Result, stream: BinaryIO, progress: Progress | None = None) -> None:
     """The whole result as one JSON document, UTF-8, with a trailing newline."""
-    doc = nested_sections(result, array_json)  # meta already plain, leaves already JSON
-    return (_dump(doc, "") + "\n").encode("utf-8")
+    _write(stream, nested_sections(result, _Leaf), progress)
+    stream.write(b"\n")
+
+
+def render_json(result: Result) -> bytes:
+    """`write_json` as bytes."""
+    buffer = io.BytesIO()
+    write_json(result, buffer)
+    return buffer.getvalue()

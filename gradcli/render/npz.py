@@ -18,9 +18,11 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Mapping
+from typing import BinaryIO
 
 import numpy as np
 
+from .arrays import Progress
 from .jsonfmt import dumps
 from .model import Result
 from .tree import as_array
@@ -46,18 +48,37 @@ def _arrays(result: Result) -> dict[str, np.ndarray]:
     return arrays
 
 
-def render_npz(result: Result) -> bytes:
-    """The entries as a deterministic .npz archive."""
-    return archive(_arrays(result))
+def write_npz(result: Result, stream: BinaryIO, progress: Progress | None = None) -> None:
+    """The entries as a deterministic .npz archive, written straight into
+    `stream` (see `write_archive`)."""
+    write_archive(_arrays(result), stream, progress)
 
 
 def archive(arrays: Mapping[str, np.ndarray]) -> bytes:
     """Arrays by key as a deterministic .npz archive (np.load reads it)."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, mode="w", compression=zipfile.ZIP_STORED) as zipped:
+    write_archive(arrays, buffer)
+    return buffer.getvalue()
+
+
+def write_archive(arrays: Mapping[str, np.ndarray], stream: BinaryIO,
+                  progress: Progress | None = None) -> None:
+    """Arrays by key as a deterministic .npz archive in `stream` (zipfile
+    goes back to fill in each member's size where the stream can seek);
+    `write_array` hands numpy's buffered chunks to the member, so no copy
+    of an array is made."""
+    with zipfile.ZipFile(stream, mode="w", compression=zipfile.ZIP_STORED) as zipped:
         for key, arr in arrays.items():
             info = zipfile.ZipInfo(key + ".npy", date_time=_EPOCH)
             info.external_attr = 0o644 << 16  # a regular file, rw-r--r--, once extracted
             with zipped.open(info, mode="w", force_zip64=True) as member:
                 np.lib.format.write_array(member, arr, allow_pickle=False)
+            if progress is not None and key != META_KEY:
+                progress(arr.size)
+
+
+def render_npz(result: Result) -> bytes:
+    """`write_npz` as bytes."""
+    buffer = io.BytesIO()
+    write_npz(result, buffer)
     return buffer.getvalue()

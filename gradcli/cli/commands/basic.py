@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 def eval_command(spec: str | None, expr: str | None, model: str | None,
         sets: tuple[str, ...],
                  outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
-                 fmt: str, out: str | None, precision: int | None, check_finite: bool,
-                 clock: Clock) -> None:
+                 fmt: str, out: str | None, precision: int | None, threshold: int, full: bool,
+                 check_finite: bool, clock: Clock) -> None:
     """Print the values of the outputs.
 
     Example: gradcli eval -e 'sin(x) * 2' --set x=0.5
@@ -30,7 +30,7 @@ def eval_command(spec: str | None, expr: str | None, model: str | None,
     problem = build_problem(spec, expr, sets, dtype, max_elements, clock, check_finite,
                             model=model)
     values = problem.evaluate(outputs=list(outputs) or None)
-    emit(eval_result(problem, values), fmt, out, precision, check_finite, clock)
+    emit(eval_result(problem, values), fmt, out, precision, check_finite, clock, threshold, full)
 
 
 @command("grad")
@@ -46,7 +46,8 @@ def grad_command(spec: str | None, expr: str | None, model: str | None,
                  outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                  wrt: tuple[str, ...], unconnected: str, order: int,
                  cotangents: tuple[str, ...], fmt: str, out: str | None,
-                 precision: int | None, check_finite: bool, clock: Clock) -> None:
+                 precision: int | None, threshold: int, full: bool, check_finite: bool,
+                 clock: Clock) -> None:
     """Print d(sum of the outputs)/d(source) for every source.
 
     Example: gradcli grad specs/quickstart.yaml --wrt a --format json
@@ -61,4 +62,4 @@ def grad_command(spec: str | None, expr: str | None, model: str | None,
     grads = problem.grad(wrt=list(wrt) or None, order=order, cotangent=cot,
                          outputs=[name for name, _ in chosen])
     result = grad_result(problem, grads, chosen, order, bool(cot), unconnected)
-    emit(result, fmt, out, precision, check_finite, clock)
+    emit(result, fmt, out, precision, check_finite, clock, threshold, full)

@@ -56,8 +56,8 @@ def jacobian_command(spec: str | None, expr: str | None, model: str | None,
                      wrt: tuple[str, ...], unconnected: str, mode: str,
                      batch_axis: int | None,
                      chunk_size: int | None, max_memory: str | None, fmt: str,
-                     out: str | None, precision: int | None, check_finite: bool,
-                     clock: Clock) -> None:
+                     out: str | None, precision: int | None, threshold: int, full: bool,
+                     check_finite: bool, clock: Clock) -> None:
     """Every partial d(output)/d(source): shape out.shape + source shape.
 
     Example: gradcli jacobian specs/gradient-of-a-list-of-losses-sums.yaml --wrt b
@@ -73,7 +73,7 @@ def jacobian_command(spec: str | None, expr: str | None, model: str | None,
                                   outputs=list(outputs) or None, chunk_size=chunk_size,
                                   max_memory=parse_size(max_memory), progress=bar)
     emit(jacobian_result(problem, blocks, batch_axis, mode, unconnected), fmt, out, precision,
-         check_finite, clock)
+         check_finite, clock, threshold, full)
 
 
 @command("hessian")
@@ -87,7 +87,8 @@ def hessian_command(spec: str | None, expr: str | None, model: str | None,
                     wrt: tuple[str, ...], unconnected: str, batch_axis: int | None,
                     chunk_size: int | None,
                     max_memory: str | None, fmt: str, out: str | None,
-                    precision: int | None, check_finite: bool, clock: Clock) -> None:
+                    precision: int | None, threshold: int, full: bool, check_finite: bool,
+                    clock: Clock) -> None:
     """Second derivatives of the sum of the outputs, blocks H[src_i][src_j].
 
     Example: gradcli hessian specs/partial-derivatives-of-a-network.yaml
@@ -103,7 +104,7 @@ def hessian_command(spec: str | None, expr: str | None, model: str | None,
                                  outputs=list(outputs) or None, chunk_size=chunk_size,
                                  max_memory=parse_size(max_memory), progress=bar)
     emit(hessian_result(problem, blocks, outputs, batch_axis, unconnected), fmt, out, precision,
-         check_finite, clock)
+         check_finite, clock, threshold, full)
 
 
 @command("jvp")
@@ -115,7 +116,7 @@ def jvp_command(spec: str | None, expr: str | None, model: str | None,
         sets: tuple[str, ...],
                 outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                 tangents: tuple[str, ...], fmt: str, out: str | None, precision: int | None,
-                check_finite: bool, clock: Clock) -> None:
+                threshold: int, full: bool, check_finite: bool, clock: Clock) -> None:
     """Forward mode: the outputs and their derivatives along a tangent.
 
     Example: gradcli jvp -e 'sin(x) * y' --set x=0.5 --set y=2.0 --tangent x=1.0
@@ -129,4 +130,4 @@ def jvp_command(spec: str | None, expr: str | None, model: str | None,
                    for item in tangents)
     values, directional = problem.jvp_with_values(tangent, outputs=list(outputs) or None)
     emit(jvp_result(problem, values, directional, list(tangent)), fmt, out, precision,
-         check_finite, clock)
+         check_finite, clock, threshold, full)
