@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from .text import format_array
+from .defaults import DEFAULT_THRESHOLD
+from .textarray import array_text
 from .tree import array_to_python, as_array
 
 FORMATS = ("text", "json", "yaml", "csv", "npz")
@@ -76,8 +77,9 @@ def _text(table: ParamTable, precision: int | None) -> str:
     if table.values:
         for r in table.rows:
             lines += ["", f"{r.name}  shape {shape_text(r.shape)} {r.dtype}"]
-            lines += ["  " + line for line in (format_array(as_array(r.value), precision)
-                                               if r.value is not None else "None").splitlines()]
+            text = "None" if r.value is None else array_text(as_array(r.value), precision,
+                                                             DEFAULT_THRESHOLD)
+            lines += ["  " + line for line in text.splitlines()]
     return "\n".join(line.rstrip() for line in lines) + "\n"
 
 
