@@ -18,12 +18,20 @@ Finite differences (verify/finite_diff.py, not yet on the runner) fit as:
 standard(), 8, BUDGET * 8, rows=POINTS)`, a Feed returning the perturbed
 stack of `flat[start:stop]`, and the Richardson step done per chunk on
 what `chunks()` yields, reshaped to (POINTS, size) + shape.
+
+`--points` sweeps are this loop too, with an item a point: their "program"
+is a whole request (values, a gradient, Jacobian or Hessian blocks with
+`--batch-axis 0`) planned for a chunk of points, anything with
+`run(values) -> arrays` (`Runs`), sized by `program_elements` measured at
+two sizes.  The chunks can also run elsewhere (Dask workers): `feeds()`
+gives what each chunk is fed, in order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -35,6 +43,21 @@ from gradcli.engine.transforms import Transforms
 # each with a leading axis of rows * size (items past `stop` are padding).
 Feed = Callable[[int, int, int], Mapping[str, np.ndarray]]
 Progress = Callable[[int, int], None]
+
+
+class Runs(Protocol):
+    """What a chunk runs: a planned Program, or a request planned for a chunk."""
+
+    def run(self, values: Mapping[str, np.ndarray]) -> list[np.ndarray]: ...
+
+
+def program_elements(program: Program) -> int:
+    """Elements of every value a planned program holds at some time (its
+    leaves, constants and step results): an upper bound on its memory, in
+    elements, since slots are freed after their last reader."""
+    return (sum(node.size for _, _, node in program.leaves)
+            + sum(int(np.size(value)) for _, value in program.constants)
+            + sum(step.node.size for step in program.steps))
 
 
 def item_elements(outputs: Sequence[Node], stacked: Sequence[Node]) -> int:
@@ -59,7 +82,7 @@ def chunk_size(count: int, item_bytes: int, budget: int, requested: int | None =
 class Chunked:
     """A planned batched program over `count` items, `size` items a chunk."""
 
-    program: Program
+    program: Program | Runs
     count: int
     size: int
     present: tuple[bool, ...]   # which of the one-item outputs exist (None: no result)
@@ -77,11 +100,16 @@ class Chunked:
         """(start, stop, arrays of the present outputs) per chunk, padding
         included: for callers that reduce or stream each chunk themselves
         (finite differences, results written to disk)."""
-        for start, stop in self.spans():
-            arrays = self.program.run({**values, **feed(start, stop, self.size)})
+        for start, stop, fed in self.feeds(feed):
+            arrays = self.program.run({**values, **fed})
             yield start, stop, arrays
             if progress is not None:
                 progress(stop, self.count)
+
+    def feeds(self, feed: Feed) -> Iterator[tuple[int, int, Mapping[str, np.ndarray]]]:
+        """(start, stop, what the chunk is fed) per chunk, in order."""
+        for start, stop in self.spans():
+            yield start, stop, feed(start, stop, self.size)
 
     def run(self, values: Mapping[str, np.ndarray], feed: Feed,
             progress: Progress | None = None) -> list[np.ndarray | None]:
