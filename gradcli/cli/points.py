@@ -138,7 +138,8 @@ class Finite:
     first: tuple[str, int | None] | None = None
 
     def see(self, key: str, rows: np.ndarray, start: int | None, check: bool) -> None:
-        if self.first is not None or np.asarray(rows).dtype.kind != "f":
+        rows = np.asarray(rows)
+        if self.first is not None or rows.dtype.kind != "f" or rows.size == 0:
             return
         finite = np.isfinite(rows).reshape(len(rows), -1) if start is not None else \
             np.isfinite(rows).reshape(1, -1)

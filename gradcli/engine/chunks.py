@@ -2,9 +2,9 @@
 leading axis, planned once for a chunk of items, and run chunk by chunk.
 
 Jacobian and Hessian blocks (an item is a basis vector), `gradcli plot`
-(an item is a grid point) and finite differences (an item is a perturbed
-component, `rows` perturbed points each) are all this loop; so are the
-coming `--points` sweeps.  Whoever plans a chunked run says what an item
+(an item is a grid point), finite differences (an item is a derivative,
+`rows` perturbed points each) and `--points` sweeps (an item is a point)
+are all this loop.  Whoever plans a chunked run says what an item
 is by the nodes it stacks, and what a chunk holds by a `Feed`; the runner
 sizes the chunks, plans, pads the last chunk and reports progress.
 
@@ -13,11 +13,15 @@ node that depends on a stacked node (the rest is shared by all items), so
 `budget // (that many elements * itemsize)` items fit in a chunk.  The
 graph is then vmapped and planned once, at that size.
 
-Finite differences (verify/finite_diff.py, not yet on the runner) fit as:
-`plan_chunked(functions + kink signatures, {STACK: source}, len(flat),
-standard(), 8, BUDGET * 8, rows=POINTS)`, a Feed returning the perturbed
-stack of `flat[start:stop]`, and the Richardson step done per chunk on
-what `chunks()` yields, reshaped to (POINTS, size) + shape.
+Finite differences (verify/stencil.py) are
+`plan_chunked(functions + kink signatures, {STACK + leaf: leaf}, C,
+standard(NO_RULES), 8, BUDGET * 8, chunk, rows=POINTS)`: an item is one of
+the C derivatives, its POINTS perturbed points are its rows, the Feed
+returns the perturbed stacks of derivatives start..stop-1, and the
+Richardson step runs per chunk on what `chunks()` yields, reshaped to
+(POINTS, size) + shape.  They pass their own chunk size (`requested`),
+sized from every node as `check` always did, so their numbers are the
+ones check gave before it used this runner, bit for bit.
 
 `--points` sweeps are this loop too, with an item a point: their "program"
 is a whole request (values, a gradient, Jacobian or Hessian blocks with

@@ -202,7 +202,7 @@ def convert(points: Points, targets: Sequence[Target], start: int, stop: int,
     for target in targets:
         table = points.source[target.name]
         values = np.asarray(raw[target.name])
-        rows = values.reshape((len(values), -1))
+        rows = values.reshape((len(values), int(np.prod(values.shape[1:], dtype=np.int64))))
         if values.dtype.kind == "f":
             finite = np.isfinite(rows)
             if not finite.all():

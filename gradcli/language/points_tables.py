@@ -77,6 +77,8 @@ class _Csv:
         self.at = stop
         if len(lines) != stop - start:
             raise SpecError("the file ended early (changed while read?)", self.path)
+        if not lines:
+            return {name: np.zeros((0,) + shape) for name, (shape, _) in self.columns.items()}
         try:
             table = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2,
                                comments=None, quotechar='"')
