@@ -264,3 +264,29 @@ def test_sigterm_mid_sweep_leaves_nothing(spec: Path, tmp_path: Path) -> None:
     assert process.returncode == 128 + signal.SIGTERM, err
     assert b"terminated: nothing written" in err
     assert not (tmp_path / "u.npy").exists() and leftovers(tmp_path) == []
+
+
+def test_nested_orders_lets_and_integer_points(tmp_path: Path) -> None:
+    x = np.linspace(-1.0, 1.0, 7)
+    labels = np.array([0, 1, 2, 0, 1, 2, 0])
+    np.savez(tmp_path / "p.npz", x=x, k=labels)
+    spec = {"inputs": {"x": [0.0], "k": {"value": [0], "dtype": "int64"}, "w": [0.5, -1.0, 2.0]},
+            "let": {"h": "sin(x) * 3.0"}, "outputs": {"y": "h * take(w, k) + x ** 3"}}
+    import yaml
+
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    code, out, err = run("grad", tmp_path / "s.yaml", "--points", tmp_path / "p.npz", "--wrt",
+                         "x", "--wrt", "h", "--wrt", "w", "--order", "2", "--chunk-size", 3,
+                         "--format", "json")
+    assert code == 0, err
+    got = json.loads(out)["grad"]
+    w = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(got["x"], -3 * np.sin(x) * w[labels] + 6 * x, rtol=1e-14)
+    assert got["h"] == [0.0] * 7  # y is linear in h: its second derivative is zero
+    assert got["w"] == [0.0, 0.0, 0.0]  # linear in w, summed over the points
+    code, out, err = run("grad", tmp_path / "s.yaml", "--points", tmp_path / "p.npz", "--wrt",
+                         "w", "--chunk-size", 3, "--format", "json")
+    assert code == 0, err
+    expected = np.zeros(3)
+    np.add.at(expected, labels, 3 * np.sin(x))
+    np.testing.assert_allclose(json.loads(out)["grad"]["w"], expected, rtol=1e-14)

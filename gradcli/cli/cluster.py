@@ -17,7 +17,9 @@ Dask tasks (the optional `dask` extra; plain gradcli never imports dask).
   NaN, a bad shape) come back as values and are raised here, not retried.
 - `--workers N` starts a local cluster of N single-threaded worker
   processes on the loopback interface and stops it at the end; its workers
-  get the malloc tuning the CLI gives itself (engine/allocator.py).
+  get the malloc tuning the CLI gives itself (engine/allocator.py).  The
+  workers of an existing cluster are not gradcli's processes and are left
+  as they are, unless started with `--preload gradcli.cli.cluster`.
 """
 
 from __future__ import annotations
@@ -144,3 +146,12 @@ def _take(item: tuple[int, int, Any], stats: dict[str, int] | None
     if status == "error":
         raise payload
     return start, stop, payload
+
+
+def dask_setup(worker: Any) -> None:
+    """`dask worker ADDRESS --preload gradcli.cli.cluster`: gives the workers of
+    an existing cluster the malloc tuning gradcli's own workers get
+    (engine/allocator.py; GRADCLI_MALLOC_TUNING=0 keeps it off)."""
+    from gradcli.engine.allocator import tune_allocator
+
+    tune_allocator()

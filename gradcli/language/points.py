@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gradcli.errors import NumericFault, SpecError, suggest
-from gradcli.language.pointfile import Shape, Table, check_dtype
+from gradcli.language.pointfile import Rows, Shape, Table, check_dtype
 
 NAMED = re.compile(r"^([A-Za-z_][\w.]*)=(.+)$")
 
@@ -44,6 +44,8 @@ def open_table(item: str) -> Table:
     name, path = split_item(item)
     suffix = os.path.splitext(path)[1].lower()
     _regular(path)
+    if suffix not in (".npy", ".npz", ".csv", ".parquet", ".pq"):
+        raise SpecError("give a .npy, .npz, .csv or .parquet file", path)
     if suffix == ".npy":
         if name is None:
             raise SpecError(f"a .npy file holds one unnamed array; say which "
@@ -56,11 +58,9 @@ def open_table(item: str) -> Table:
         from gradcli.language.points_npz import open_npz
 
         return open_npz(path)
-    if suffix in (".csv", ".parquet", ".pq"):
-        from gradcli.language.points_tables import open_csv, open_parquet
+    from gradcli.language.points_tables import open_csv, open_parquet
 
-        return open_csv(path) if suffix == ".csv" else open_parquet(path)
-    raise SpecError("give a .npy, .npz, .csv or .parquet file", path)
+    return open_csv(path) if suffix == ".csv" else open_parquet(path)
 
 
 def _regular(path: str) -> None:
@@ -76,24 +76,36 @@ def _regular(path: str) -> None:
 
 
 class _Arrays:
-    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+    def __init__(self, arrays: Mapping[str, Rows]) -> None:
         self.arrays = dict(arrays)
 
     def read(self, start: int, stop: int) -> dict[str, np.ndarray]:
-        return {k: np.asarray(a[start:stop]) for k, a in self.arrays.items()}
+        return {k: a[start:stop] for k, a in self.arrays.items()}
+
+    def close(self) -> None:
+        for rows in self.arrays.values():
+            rows.close()
 
 
 def _npy(path: str, name: str) -> Table:
+    fmt = np.lib.format
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        with open(path, "rb") as handle:
+            version = fmt.read_magic(handle)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else \
+                fmt.read_array_header_2_0
+            shape, fortran, dtype = read(handle)
+            offset = handle.tell()
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
         raise SpecError(f"cannot read {path} as .npy: {exc}", "--points") from None
-    check_dtype(array.dtype, "the array", path)
-    if array.ndim == 0:
+    check_dtype(dtype, "the array", path)
+    if not shape:
         raise SpecError("it holds a single value; points need a leading axis (one row per "
                         "point)", path)
-    return Table(path, int(array.shape[0]), {name: tuple(array.shape[1:])},
-                 {name: array.dtype}, _Arrays({name: array}))
+    if os.path.getsize(path) < offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize:
+        raise SpecError(f"the file is shorter than its header says ({shape}, {dtype})", path)
+    return Table(path, int(shape[0]), {name: tuple(shape[1:])}, {name: dtype},
+                 _Arrays({name: Rows(path, offset, tuple(shape), dtype, fortran)}))
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from gradcli.errors import SpecError
-from gradcli.language.pointfile import Table, check_dtype
+from gradcli.language.pointfile import Rows, Table, check_dtype
 
 LOCAL_HEADER = 30  # bytes of a zip local file header before its name and extra field
 
@@ -77,8 +77,7 @@ class _Members:
 
     def close(self) -> None:
         for array in self.arrays.values():
-            if isinstance(array, _Stream):
-                array.close()
+            array.close()
         self.archive.close()
 
 
@@ -112,9 +111,8 @@ def _table(path: str, archive: zipfile.ZipFile) -> Table:
             raise SpecError(f"{what} is a single value; points need a leading axis (one row "
                             "per point)", path)
         if info.compress_type == zipfile.ZIP_STORED:
-            arrays[name] = np.memmap(path, dtype=dtype, mode="r", shape=shape,
-                                     order="F" if fortran else "C",
-                                     offset=_data_offset(path, info) + start)
+            arrays[name] = Rows(path, _data_offset(path, info) + start, tuple(shape), dtype,
+                                fortran)
         elif fortran:
             raise SpecError(f"{what} is compressed and in Fortran order, which cannot be read "
                             "row by row: save it in C order or uncompressed", path)
