@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import SpecError
-from .sinks import ArraySpec, NpySink, NpzSink, Sink, sink_kind
+from .npz_sink import NpzSink
+from .sinks import ArraySpec, NpySink, Sink, sink_kind
 
 __all__ = ["ArraySpec", "Sink", "open_sink", "sink_kind"]
 
