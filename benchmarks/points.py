@@ -84,13 +84,16 @@ def run(argv: list[str], folder: Path) -> dict[str, float]:
         raise SystemExit(f"{' '.join(argv)} failed:\n{text}")
     phases = {m.group(1).strip(): float(m.group(2)) / 1e3 for m in re.finditer(
         r"gradcli: timings: (.+?)\s+([\d.]+) ms", text)}
-    return {"wall_s": wall, "peak_rss_bytes": usage.ru_maxrss * 1024,
-            "sweep_s": phases.get(PHASE, float("nan"))}
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_bytes": usage.ru_maxrss * 1024,
+            "sweep_s": phases.get(PHASE, float("nan")), "load_average": os.getloadavg()[0]}
 
 
-def chunk_rate(spec: Path, points: Path, max_memory: int) -> tuple[int, list[float]]:
+def chunk_rate(spec: Path, points: Path, max_memory: int
+               ) -> tuple[int, list[float], list[float]]:
     """(the sweep's chunk size, seconds per point of the in-memory request on
-    one chunk: median of warm calls, three measurements)."""
+    one chunk: median of warm calls, three measurements; the same in CPU
+    seconds of this process)."""
     from gradcli.api import Problem
     from gradcli.cli.points import Job, plan_sweep
     from gradcli.engine.timings import Clock
@@ -106,15 +109,17 @@ def chunk_rate(spec: Path, points: Path, max_memory: int) -> tuple[int, list[flo
     table.close()
     chunked = Problem(problem.spec, {"P": np.zeros_like(chunk)})
     chunked.hessian(batch_axis=0, values={"P": chunk})
-    rates = []
+    rates, cpu = [], []
     for _ in range(3):
-        samples = []
+        samples, cpus = [], []
         for _ in range(7):
-            start = time.perf_counter()
+            start, used = time.perf_counter(), time.process_time()
             chunked.hessian(batch_axis=0, values={"P": chunk})
             samples.append(time.perf_counter() - start)
+            cpus.append(time.process_time() - used)
         rates.append(statistics.median(samples) / size)
-    return size, rates
+        cpu.append(statistics.median(cpus) / size)
+    return size, rates, cpu
 
 
 def sweep_argv(spec: Path, points: Path, out: Path, *extra: str) -> list[str]:
@@ -133,32 +138,44 @@ def main() -> None:
     gradcli.tune_allocator()  # as the CLI does for itself
     if args.smoke:
         args.points, args.dask_points = 3000, 0
-    from gradcli.cli.commands.derivatives import parse_size
-
-    budget = parse_size(args.max_memory)
     report: dict = {"date": time.strftime("%Y-%m-%d"), "machine": platform.platform(),
                     "cpus": os.cpu_count(), "python": platform.python_version(),
                     "numpy": np.__version__, "max_memory": args.max_memory}
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        spec, points = write_inputs(folder, args.points)
-        size, before = chunk_rate(spec, points, budget)
-        sweep = run(sweep_argv(spec, points, folder / "h.npy", "--max-memory",
-                               args.max_memory), folder)
-        _, after = chunk_rate(spec, points, budget)
-        in_memory = statistics.median(before + after)
-        got = np.load(folder / "h.npy", mmap_mode="r")
-        assert got.shape == (args.points, 2, 2)
-        report["sweep"] = {"points": args.points, "chunk_size": size, **sweep,
-                           "in_memory_s_per_point": in_memory,
-                           "in_memory_runs_s_per_point": before + after,
-                           "ratio_wall": sweep["wall_s"] / args.points / in_memory,
-                           "ratio_sweep_phase": sweep["sweep_s"] / args.points / in_memory}
-        os.unlink(folder / "h.npy")
+        spec, points = write_inputs(folder, max(args.points, args.dask_points))
+        if args.points:
+            report["sweep"] = sweep_run(folder, spec, points, args.points, args.max_memory)
         if args.dask_points:
             report["dask"] = dask_runs(folder, spec, points, args.dask_points, args.max_memory)
     _print(report)
     Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+
+
+def sweep_run(folder: Path, spec: Path, points: Path, count: int, max_memory: str) -> dict:
+    """The sweep over the first `count` points, and the in-memory rate around it."""
+    from gradcli.cli.commands.derivatives import parse_size
+
+    budget = parse_size(max_memory)
+    if count < len(np.load(points, mmap_mode="r")):
+        part = folder / "sweep.npy"
+        np.save(part, np.load(points, mmap_mode="r")[:count])
+        points = part
+    size, before, cpu_before = chunk_rate(spec, points, budget)
+    sweep = run(sweep_argv(spec, points, folder / "h.npy", "--max-memory", max_memory),
+                folder)
+    _, after, cpu_after = chunk_rate(spec, points, budget)
+    in_memory = statistics.median(before + after)
+    in_memory_cpu = statistics.median(cpu_before + cpu_after)
+    assert np.load(folder / "h.npy", mmap_mode="r").shape == (count, 2, 2)
+    os.unlink(folder / "h.npy")
+    return {"points": count, "chunk_size": size, **sweep,
+            "in_memory_s_per_point": in_memory,
+            "in_memory_runs_s_per_point": before + after,
+            "ratio_wall": sweep["wall_s"] / count / in_memory,
+            "ratio_sweep_phase": sweep["sweep_s"] / count / in_memory,
+            "in_memory_cpu_s_per_point": in_memory_cpu,
+            "ratio_cpu": sweep["cpu_s"] / count / in_memory_cpu}
 
 
 def dask_runs(folder: Path, spec: Path, points: Path, count: int, max_memory: str) -> dict:
@@ -174,9 +191,15 @@ def dask_runs(folder: Path, spec: Path, points: Path, count: int, max_memory: st
 
 
 def _print(report: dict) -> None:
-    s = report["sweep"]
     print(f"{report['date']}  {report['machine']}  {report['cpus']} cpus  "
           f"python {report['python']}  numpy {report['numpy']}")
+    if "sweep" in report:
+        _print_sweep(report)
+    _print_dask(report)
+
+
+def _print_sweep(report: dict) -> None:
+    s = report["sweep"]
     print(f"\nper-point Hessians, {s['points']:,} points, --max-memory {report['max_memory']}, "
           f"{s['chunk_size']} points a chunk")
     print(f"  whole process     {s['wall_s']:8.1f} s   {s['points'] / s['wall_s']:10,.0f} "
@@ -185,14 +208,20 @@ def _print(report: dict) -> None:
     print(f"  in memory, 1 chunk {s['in_memory_s_per_point'] * 1e6:7.2f} us/point "
           f"(runs: {', '.join(f'{r * 1e6:.2f}' for r in s['in_memory_runs_s_per_point'])})")
     print(f"  ratio sweep/in-memory: whole process {s['ratio_wall']:.2f}, "
-          f"sweep phase {s['ratio_sweep_phase']:.2f}")
+          f"sweep phase {s['ratio_sweep_phase']:.2f}, CPU time {s['ratio_cpu']:.2f} "
+          f"({s['cpu_s']:.1f} s CPU; in memory {s['in_memory_cpu_s_per_point'] * 1e6:.2f} "
+          f"us CPU/point); load average {s['load_average']:.1f}")
+
+
+def _print_dask(report: dict) -> None:
     if "dask" in report:
         d = report["dask"]
         print(f"\nDask, {d['points']:,} points")
         for label in ("one process", "dask 1 worker", "dask 2 workers"):
             r = d[label]
             print(f"  {label:16s} wall {r['wall_s']:7.1f} s   sweep phase {r['sweep_s']:7.1f} s"
-                  f"   {d['points'] / r['sweep_s']:10,.0f} points/s")
+                  f"   {d['points'] / r['sweep_s']:10,.0f} points/s   CPU {r['cpu_s']:7.1f} s"
+                  f"   load average {r['load_average']:.1f}")
 
 
 if __name__ == "__main__":

@@ -253,7 +253,7 @@ def test_sigterm_mid_sweep_leaves_nothing(spec: Path, tmp_path: Path) -> None:
     np.save(tmp_path / "p.npy", np.zeros((2_000_000, 2)))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     process = subprocess.Popen([sys.executable, "-m", "gradcli", "eval", str(spec), "--points",
-                                f"P={tmp_path / 'p.npy'}", "--chunk-size", "500", "-o",
+                                f"P={tmp_path / 'p.npy'}", "--chunk-size", "200", "-o",
                                 str(tmp_path / "u.npy")], env=env, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not leftovers(tmp_path) and process.poll() is None and time.monotonic() < deadline:

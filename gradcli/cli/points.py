@@ -75,7 +75,7 @@ def plan_sweep(problem: Any, points: Points, targets: Sequence[Target], job: Job
     recipe = Recipe(problem.spec, problem.sets, job.kind, tuple(targets), 1, job.outputs,
                     job.wrt, job.order, job.mode, job.max_memory, problem.max_elements)
     with clock.phase("points: size the chunks (plan at 1 and 2 points)"):
-        one, two = recipe.at(1).build(), recipe.at(2).build()
+        one, two = _probe(recipe, 1), _probe(recipe, 2)
         if points.count >= 2:
             check_independent(two, convert(points, targets, 0, 2, job.check_finite))
     itemsize = np.dtype(problem.spec.dtype).itemsize
@@ -89,6 +89,20 @@ def plan_sweep(problem: Any, points: Points, targets: Sequence[Target], job: Job
     if not job.chunk_size:
         size = max(1, min(size, CHUNK_BYTES_CAP // max(1, per * itemsize)))
     return Plan(recipe, two.columns, size, points.count)
+
+
+def _probe(recipe: Recipe, size: int) -> Any:
+    """The request built for `size` points; a spec whose expressions fix the
+    number of points (`ones((1000, 1))`) fails here, and the message says why."""
+    try:
+        return recipe.at(size).build()
+    except SpecError as exc:
+        if exc.location == "--points" or "--points" in exc.message:
+            raise
+        names = ", ".join(t.name for t in recipe.targets)
+        raise SpecError(f"{exc.message} (with {names} rebuilt at {size} point(s) for "
+                        "--points: expressions must not fix the number of points)",
+                        exc.location) from None
 
 
 def _feed(points: Points, targets: Sequence[Target], check_finite: bool):
