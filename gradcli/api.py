@@ -69,6 +69,7 @@ class Problem:
                  max_elements: int = MAX_ELEMENTS, check_finite: bool = False,
                  rules: RuleTable | None = None, clock: Clock | None = None) -> None:
         self.spec = spec
+        self.sets = dict(sets or {})  # --set values: a resized copy is built with them
         self.rules = STANDARD if rules is None else rules
         self.transforms = standard(self.rules)
         self.max_elements = max_elements

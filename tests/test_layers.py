@@ -54,6 +54,7 @@ ENGINE_LAYERS = (
     ("chunks", "programs"),
     ("jacobians", "sweep"),
     ("blocks",),
+    ("regions",),
 )
 # Cycles left in code another change owns (the check rewrite); remove when gone.
 KNOWN_CYCLES = [{"gradcli.verify.check", "gradcli.verify.check_methods"}]

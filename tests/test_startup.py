@@ -32,3 +32,18 @@ def test_jacobian_imports_its_machinery_but_not_sympy() -> None:
     modules = _imported("jacobian", str(SPEC), "--format", "json")
     assert "gradcli.engine.blocks" in modules
     assert "sympy" not in modules
+
+
+def test_a_points_sweep_imports_no_optional_extra(tmp_path: Path) -> None:
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.linspace(0.0, 1.0, 11))
+    modules = _imported("grad", "-e", "sin(x)", "--points", f"x={tmp_path / 'x.npy'}",
+                        "--wrt", "x", "-o", str(tmp_path / "g.npy"))
+    assert "gradcli.cli.points" in modules  # the log is real
+    for extra in ("dask", "distributed", "zarr", "pyarrow", "gradcli.cli.cluster"):
+        assert extra not in modules, extra
+    plain = _imported("grad", str(SPEC), "--format", "json")
+    for extra in ("dask", "distributed", "zarr", "pyarrow", "gradcli.cli.points",
+                  "gradcli.render.sinks"):
+        assert extra not in plain, extra

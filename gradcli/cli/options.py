@@ -188,3 +188,25 @@ def command(name: str, **attrs: Any) -> Callable[[Callable[..., Any]], click.Com
         return click.command(name, **attrs)(callback)
 
     return build
+
+
+# `--points` sweeps (cli/points.py) and where their chunks run (cli/cluster.py).
+points_options = _stack(
+    click.option("--points", "points", multiple=True, metavar="FILE",
+                 help="Compute at every point of FILE (.npz, .csv, .parquet, or NAME=FILE.npy; "
+                      "repeatable): axis 0 of each input it gives is the points axis, the "
+                      "other inputs stay fixed; results stream to -o FILE.npy/.npz/.zarr."),
+    click.option("--scheduler", metavar="ADDRESS",
+                 help="Run the --points chunks on this Dask scheduler (gradcli[dask])."),
+    click.option("--workers", type=click.IntRange(min=1), default=None,
+                 help="Run the --points chunks on a local Dask cluster of N worker "
+                      "processes (gradcli[dask])."),
+)
+
+# The memory options of eval and grad (jacobian and hessian have their own).
+sweep_memory_options = _stack(
+    click.option("--chunk-size", type=click.IntRange(min=1), default=None,
+                 help="Points per chunk with --points (default: sized by --max-memory)."),
+    click.option("--max-memory", default=None, metavar="SIZE",
+                 help="Memory budget of a --points sweep (default: a quarter of RAM), e.g. 2G."),
+)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,12 @@ from gradcli.language.limits import MAX_ELEMENTS
 
 def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype: str | None,
                   max_elements: int | None, clock: Clock, check_finite: bool = False,
-                  model: str | None = None) -> Any:
+                  model: str | None = None, extra: Mapping[str, Any] | None = None) -> Any:
     """The Problem of a command, timed on the command's `clock`; with
     `check_finite` (--check-finite) it evaluates with per-step checks (exit
     3 naming where a NaN arose); `model` (--model [NAME=]FILE) calls a model
-    file without a spec (language/modelcall.py)."""
+    file without a spec (language/modelcall.py); `extra` defines inputs
+    besides --set (the inputs a --points file gives to -e)."""
     from gradcli.api import Problem
     from gradcli.cli.entry import pause
     from gradcli.language.specfile import from_document, load_file
@@ -60,6 +61,10 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
             name, value = parse_set(item, loaded, limit)
             if expr is None and model is None:
                 _check_settable(name, loaded)
+            overrides[name] = value
+        for name, value in (extra or {}).items():
+            if name in overrides:
+                raise SpecError(f"'{name}' is given by both --set and --points", "--points")
             overrides[name] = value
     with clock.phase("build (forward graph)"):
         problem = Problem(loaded, overrides, max_elements=limit, check_finite=check_finite,

@@ -89,7 +89,8 @@ def _sized(blocks_elements: int, itemsize: int, budget: int, limit: int, what: s
         raise SpecError(
             f"the {what} has {blocks_elements} elements ({_gb(need)}), more than the limits "
             f"(--max-memory {_gb(budget)}, --max-elements {limit}); select fewer --wrt or "
-            "--output, use components like x[0], or --batch-axis 0 for per-sample blocks",
+            "--output, use components like x[0], or --batch-axis 0 for per-sample blocks, "
+            "or write it to -o FILE.npy (computed chunk by chunk into the file)",
             "--max-memory")
     return budget - need
 
@@ -118,16 +119,37 @@ def _layout(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
                   {s.key: source_inner(s, samples is not None) for s in sources})
 
 
+def result_shapes(kind: str, outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
+                  batch_axis: int | None) -> dict[tuple[str, str], tuple[int, ...]]:
+    """The shape of every block a Jacobian ("jacobian") or Hessian request returns."""
+    layout = _layout(outputs, sources, batch_axis)
+    inners, lead = layout.inners, layout.lead
+    if kind == "hessian":
+        return {(i.key, j.key): lead + inners[i.key] + inners[j.key]
+                for i in sources for j in sources}
+    outs = {name: (node.shape[1:] if layout.per else node.shape) for name, node in outputs}
+    return {(o, s.key): lead + outs[o] + inners[s.key] for o, _ in outputs for s in sources}
+
+
+def _budget(shapes: dict[tuple[str, str], tuple[int, ...]], itemsize: int, max_memory: int,
+            limit: int, what: str, streamed: bool) -> int:
+    """Bytes left for the batched passes: all of --max-memory when the result
+    streams to a file (streamed), else what holding the result leaves."""
+    if streamed:
+        return max_memory
+    return _sized(sum(int(np.prod(v, dtype=np.int64)) for v in shapes.values()), itemsize,
+                  max_memory, limit, what)
+
+
 def plan_jacobian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source], mode: str,
                   batch_axis: int | None, chunk_size: int | None, max_memory: int,
-                  limit: int, transforms: Transforms) -> BlockPlan:
+                  limit: int, transforms: Transforms, streamed: bool = False) -> BlockPlan:
     layout = _layout(outputs, sources, batch_axis)
-    samples, per, itemsize, inners, lead = (layout.samples, layout.per, layout.itemsize,
-                                            layout.inners, layout.lead)
+    samples, per, itemsize, inners = (layout.samples, layout.per, layout.itemsize,
+                                      layout.inners)
     outs = {name: (node.shape[1:] if per else node.shape) for name, node in outputs}
-    shapes = {(o, s.key): lead + outs[o] + inners[s.key] for o, _ in outputs for s in sources}
-    budget = _sized(sum(int(np.prod(v, dtype=np.int64)) for v in shapes.values()), itemsize,
-                    max_memory, limit, "Jacobian")
+    shapes = result_shapes("jacobian", outputs, sources, batch_axis)
+    budget = _budget(shapes, itemsize, max_memory, limit, "Jacobian", streamed)
     total_src = sum(int(np.prod(i, dtype=np.int64)) for i in inners.values())
     runs: list[BasisRun] = []
     blocks: list[Block] = []
@@ -168,14 +190,12 @@ def _collect(runs: list[BasisRun], blocks: list[Block], missing: list[tuple[str,
 
 def plan_hessian(outputs: Sequence[tuple[str, Node]], sources: Sequence[Source],
                  batch_axis: int | None, chunk_size: int | None, max_memory: int,
-                 limit: int, transforms: Transforms) -> BlockPlan:
+                 limit: int, transforms: Transforms, streamed: bool = False) -> BlockPlan:
     layout = _layout(outputs, sources, batch_axis)
-    samples, per, itemsize, inners, lead = (layout.samples, layout.per, layout.itemsize,
-                                            layout.inners, layout.lead)
-    shapes = {(i.key, j.key): lead + inners[i.key] + inners[j.key]
-              for i in sources for j in sources}
-    budget = _sized(sum(int(np.prod(v, dtype=np.int64)) for v in shapes.values()), itemsize,
-                    max_memory, limit, "Hessian")
+    samples, per, itemsize, inners = (layout.samples, layout.per, layout.itemsize,
+                                      layout.inners)
+    shapes = result_shapes("hessian", outputs, sources, batch_axis)
+    budget = _budget(shapes, itemsize, max_memory, limit, "Hessian", streamed)
     grads = transforms.gradient([n for _, n in outputs], sources, per)
     runs: list[BasisRun] = []
     blocks: list[Block] = []

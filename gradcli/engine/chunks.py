@@ -2,9 +2,9 @@
 leading axis, planned once for a chunk of items, and run chunk by chunk.
 
 Jacobian and Hessian blocks (an item is a basis vector), `gradcli plot`
-(an item is a grid point) and finite differences (an item is a perturbed
-component, `rows` perturbed points each) are all this loop; so are the
-coming `--points` sweeps.  Whoever plans a chunked run says what an item
+(an item is a grid point), finite differences (an item is a derivative,
+`rows` perturbed points each) and `--points` sweeps (an item is a point)
+are all this loop.  Whoever plans a chunked run says what an item
 is by the nodes it stacks, and what a chunk holds by a `Feed`; the runner
 sizes the chunks, plans, pads the last chunk and reports progress.
 
@@ -13,17 +13,29 @@ node that depends on a stacked node (the rest is shared by all items), so
 `budget // (that many elements * itemsize)` items fit in a chunk.  The
 graph is then vmapped and planned once, at that size.
 
-Finite differences (verify/finite_diff.py, not yet on the runner) fit as:
-`plan_chunked(functions + kink signatures, {STACK: source}, len(flat),
-standard(), 8, BUDGET * 8, rows=POINTS)`, a Feed returning the perturbed
-stack of `flat[start:stop]`, and the Richardson step done per chunk on
-what `chunks()` yields, reshaped to (POINTS, size) + shape.
+Finite differences (verify/stencil.py) are
+`plan_chunked(functions + kink signatures, {STACK + leaf: leaf}, C,
+standard(NO_RULES), 8, BUDGET * 8, chunk, rows=POINTS)`: an item is one of
+the C derivatives, its POINTS perturbed points are its rows, the Feed
+returns the perturbed stacks of derivatives start..stop-1, and the
+Richardson step runs per chunk on what `chunks()` yields, reshaped to
+(POINTS, size) + shape.  They pass their own chunk size (`requested`),
+sized from every node as `check` always did, so their numbers are the
+ones check gave before it used this runner, bit for bit.
+
+`--points` sweeps are this loop too, with an item a point: their "program"
+is a whole request (values, a gradient, Jacobian or Hessian blocks with
+`--batch-axis 0`) planned for a chunk of points, anything with
+`run(values) -> arrays` (`Runs`), sized by `program_elements` measured at
+two sizes.  The chunks can also run elsewhere (Dask workers): `feeds()`
+gives what each chunk is fed, in order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -35,6 +47,21 @@ from gradcli.engine.transforms import Transforms
 # each with a leading axis of rows * size (items past `stop` are padding).
 Feed = Callable[[int, int, int], Mapping[str, np.ndarray]]
 Progress = Callable[[int, int], None]
+
+
+class Runs(Protocol):
+    """What a chunk runs: a planned Program, or a request planned for a chunk."""
+
+    def run(self, values: Mapping[str, np.ndarray]) -> list[np.ndarray]: ...
+
+
+def program_elements(program: Program) -> int:
+    """Elements of every value a planned program holds at some time (its
+    leaves, constants and step results): an upper bound on its memory, in
+    elements, since slots are freed after their last reader."""
+    return (sum(node.size for _, _, node in program.leaves)
+            + sum(int(np.size(value)) for _, value in program.constants)
+            + sum(step.node.size for step in program.steps))
 
 
 def item_elements(outputs: Sequence[Node], stacked: Sequence[Node]) -> int:
@@ -59,7 +86,7 @@ def chunk_size(count: int, item_bytes: int, budget: int, requested: int | None =
 class Chunked:
     """A planned batched program over `count` items, `size` items a chunk."""
 
-    program: Program
+    program: Program | Runs
     count: int
     size: int
     present: tuple[bool, ...]   # which of the one-item outputs exist (None: no result)
@@ -77,11 +104,16 @@ class Chunked:
         """(start, stop, arrays of the present outputs) per chunk, padding
         included: for callers that reduce or stream each chunk themselves
         (finite differences, results written to disk)."""
-        for start, stop in self.spans():
-            arrays = self.program.run({**values, **feed(start, stop, self.size)})
+        for start, stop, fed in self.feeds(feed):
+            arrays = self.program.run({**values, **fed})
             yield start, stop, arrays
             if progress is not None:
                 progress(stop, self.count)
+
+    def feeds(self, feed: Feed) -> Iterator[tuple[int, int, Mapping[str, np.ndarray]]]:
+        """(start, stop, what the chunk is fed) per chunk, in order."""
+        for start, stop in self.spans():
+            yield start, stop, feed(start, stop, self.size)
 
     def run(self, values: Mapping[str, np.ndarray], feed: Feed,
             progress: Progress | None = None) -> list[np.ndarray | None]:

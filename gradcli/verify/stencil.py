@@ -12,7 +12,8 @@ R_k with the smallest estimated error.  Only forward values enter: the
 engine's derivative rules are never run.
 
 All points of a chunk of derivatives run as one batched program (`vmap` of
-the functions over a stack of perturbed leaf values).  Steps are powers of
+the functions over a stack of perturbed leaf values), chunk by chunk, by
+the chunked runner of Jacobians, plots and sweeps (engine/chunks.py).  Steps are powers of
 two no smaller than 2^-13 max(1, |x|), so every perturbed point x + o h is
 exact and the divisions by h are exact too.
 
@@ -39,7 +40,7 @@ with the centre straddles a kink: its difference quotient means nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import cache
 from itertools import product
@@ -47,11 +48,12 @@ from math import factorial, prod
 
 import numpy as np
 
-from gradcli.engine.batching import vmap
-from gradcli.engine.evaluate import Program, plan
-from gradcli.engine.graph import Node, depends_on, leaf, toposort
+from gradcli.engine.chunks import Chunked, plan_chunked
+from gradcli.engine.evaluate import plan
+from gradcli.engine.graph import Node, depends_on, toposort
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.rules import NO_RULES
+from gradcli.engine.transforms import standard
 
 EPS = float(np.finfo(np.float64).eps)
 DIVISORS = (1, 2, 4, 8, 16, 32)   # the steps h ... h/32: runs of four
@@ -160,7 +162,7 @@ class Stenciler:
     def __init__(self, feed: Mapping[str, np.ndarray], leaves: Mapping[str, Node]) -> None:
         self.feed = feed
         self.leaves = leaves
-        self._programs: dict[tuple, tuple[Program, list[tuple[str, Node]], list]] = {}
+        self._programs: dict[tuple, tuple[Chunked, list[tuple[str, Node]], list]] = {}
         self._scales: dict[tuple, list[float]] = {}
 
     def scales(self, functions: Sequence[Node], names: tuple[str, ...]) -> list[float]:
@@ -188,19 +190,21 @@ class Stenciler:
                     default=0.0) for f in functions]
         return self._scales[key]
 
-    def _program(self, functions: Sequence[Node], names: tuple[str, ...], rows: int
-                 ) -> tuple[Program, list[tuple[str, Node]], list]:
-        key = (tuple(id(f) for f in functions), names, rows)
+    def _program(self, functions: Sequence[Node], names: tuple[str, ...], points: int,
+                 chunk: int) -> tuple[Chunked, list[tuple[str, Node]], list]:
+        """The functions and kink signatures batched over `chunk` derivatives of
+        `points` perturbed points each, by the chunked runner (engine/chunks.py),
+        planned once with no rewrite rules."""
+        key = (tuple(id(f) for f in functions), names, points, chunk)
         if key not in self._programs:
             sources = [self.leaves[n] for n in names]
             signatures = kink_signatures(functions, sources)
             center = plan([n for _, n in signatures], NO_RULES).run(self.feed) \
                 if signatures else []
-            stacks = {id(self.leaves[n]): leaf(STACK + n, (rows,) + self.leaves[n].shape,
-                                               "float64") for n in names}
             targets = list(functions) + [n for _, n in signatures]
-            program = plan(vmap(targets, stacks), NO_RULES)
-            self._programs[key] = (program, signatures, center)
+            runner = plan_chunked(targets, {STACK + n: self.leaves[n] for n in names}, chunk,
+                                  standard(NO_RULES), 8, BUDGET * 8, chunk, rows=points)
+            self._programs[key] = (runner, signatures, center)
         return self._programs[key]
 
     def run(self, functions: Sequence[Node], axes: Sequence[Axis]) -> Stencil:
@@ -211,18 +215,21 @@ class Stenciler:
         points = [(d, offsets, w) for d in DIVISORS for offsets, w in grid]
         size = sum(n.size for n in toposort(functions)) + sum(
             self.leaves[n].size for n in names)
+        # Sized from every node (not only the moving ones, as plan_chunked
+        # would): the chunks, hence the numbers, stay those check always gave.
         chunk = int(max(1, min(count, BUDGET // (len(points) * max(1, size)))))
-        program, signatures, center = self._program(functions, names, len(points) * chunk)
+        runner, signatures, center = self._program(functions, names, len(points), chunk)
         scales = self.scales(functions, names)
         values: list[list[np.ndarray]] = [[] for _ in functions]
         errors: list[list[np.ndarray]] = [[] for _ in functions]
         kinks: list[frozenset[str]] = []
-        for start in range(0, count, chunk):
-            rows = np.arange(start, min(count, start + chunk))
-            feed = dict(self.feed)
-            for name in names:
-                feed[STACK + name] = self._stack(name, axes, points, rows, chunk)
-            results = program.run(feed)
+
+        def feed(start: int, stop: int, size: int) -> dict[str, np.ndarray]:
+            rows = np.arange(start, stop)
+            return {STACK + name: self._stack(name, axes, points, rows, size) for name in names}
+
+        for start, stop, results in replace(runner, count=count).chunks(self.feed, feed):
+            rows = np.arange(start, stop)
             weights = self._weights(axes, points, rows)
             for i, fn in enumerate(functions):
                 f = np.asarray(results[i], dtype=np.float64).reshape(
