@@ -311,7 +311,8 @@ def run_command(job: Job, spec: str | None, expr: str | None, sets: Sequence[str
                 kind = points.source[name].dtypes[name].kind
                 extra[name] = np.zeros((1,) + shape, "int64" if kind in "iu"
                                        else dtype or "float64")
-        problem = build_problem(spec, expr, sets, dtype, max_elements, clock, False, extra)
+        problem = build_problem(spec, expr, sets, dtype, max_elements, clock, False,
+                                extra=extra)
         inputs = {name: (node.shape, node.dtype) for name, node in problem.leaves.items()
                   if name not in problem.models.parameters}
         targets = bind(points, inputs, expr is not None, problem.spec.dtype)
