@@ -21,6 +21,7 @@ Writing one array in chunks, for callers that produce it piece by piece:
 
 from __future__ import annotations
 
+import importlib
 import io
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,8 +36,18 @@ from .model import Entry, Result
 # Each format module is imported when it is used: `--format json` never pays
 # for PyYAML's emitter or zipfile (start-up time matters in shell loops).
 
-FORMATS: tuple[str, ...] = ("text", "json", "yaml", "csv", "npz")  # any result
-SINGLE_ARRAY_FORMATS: tuple[str, ...] = ("npy",)  # a result of exactly one array
+# --format -> (module, its writer, the options the writer takes besides the
+# result, the stream and `progress`).  Each module is imported when used.
+WRITERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "text": (".text", "write_text", ("precision", "color", "threshold")),
+    "json": (".jsonfmt", "write_json", ()),
+    "yaml": (".yaml_", "write_yaml", ()),
+    "csv": (".csv_", "write_csv", ("precision",)),
+    "npz": (".npz", "write_npz", ()),
+    "npy": (".npy", "write_npy", ()),  # a result of exactly one array
+}
+SINGLE_ARRAY_FORMATS: tuple[str, ...] = ("npy",)
+FORMATS: tuple[str, ...] = tuple(f for f in WRITERS if f not in SINGLE_ARRAY_FORMATS)
 ALL_FORMATS: tuple[str, ...] = FORMATS + SINGLE_ARRAY_FORMATS
 BINARY_FORMATS: tuple[str, ...] = ("npz", "npy")
 
@@ -115,31 +126,10 @@ def write(result: Result, fmt: str, stream: BinaryIO, precision: int | None = No
             done[0] += n
             progress(done[0], total)
 
-    if fmt == "text":
-        from .text import write_text
-
-        write_text(result, stream, precision=precision, color=color, threshold=threshold,
-                   progress=tick)
-    elif fmt == "json":
-        from .jsonfmt import write_json
-
-        write_json(result, stream, tick)
-    elif fmt == "yaml":
-        from .yaml_ import write_yaml
-
-        write_yaml(result, stream, tick)
-    elif fmt == "csv":
-        from .csv_ import write_csv
-
-        write_csv(result, stream, precision=precision, progress=tick)
-    elif fmt == "npz":
-        from .npz import write_npz
-
-        write_npz(result, stream, tick)
-    else:
-        from .npy import write_npy
-
-        write_npy(result, stream, tick)
+    module, writer, takes = WRITERS[fmt]
+    given = {"precision": precision, "color": color, "threshold": threshold}
+    write_to = getattr(importlib.import_module(module, __package__), writer)
+    write_to(result, stream, progress=tick, **{name: given[name] for name in takes})
 
 
 def render(result: Result, fmt: str, precision: int | None = None, color: bool = False,
