@@ -37,7 +37,6 @@ def write_blocks(problem: Any, kind: str, out: str, wrt: Sequence[str] | None,
                  outputs: Sequence[str] | None, mode: str, batch_axis: int | None,
                  chunk_size: int | None, budget: int, check_finite: bool, unconnected: str,
                  clock: Clock) -> None:
-    from gradcli.cli.points import _sigterm_exits
     from gradcli.cli.progress import progress_bar
     from gradcli.engine import blocks
     from gradcli.engine.regions import stream_blocks
@@ -85,7 +84,7 @@ def write_blocks(problem: Any, kind: str, out: str, wrt: Sequence[str] | None,
                 raise NumericFault(f"non-finite values (NaN or inf) in {bad[0]}")
         sink.write(f"{kind}/{row}/{column}", index, data, view)
 
-    with _sigterm_exits(), sink, progress_bar(kind) as bar, \
+    with sink, progress_bar(kind) as bar, \
             clock.phase("evaluate (batched passes, written to the file)"):
         stream_blocks(plan, values, problem.spec.dtype, write, bar)
     if bad:

@@ -18,10 +18,7 @@ exit that runs the cleanup, so no half-written file is left behind.
 
 from __future__ import annotations
 
-import signal
-import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,7 +203,7 @@ def sweep(problem: Any, points: Points, targets: Sequence[Target], job: Job,
     computed = [c for c in columns if c.computed]
     sums: dict[str, np.ndarray] = {}
     feed = _feed(points, targets, job.check_finite)
-    with _sigterm_exits(), target, progress_bar(job.kind) as bar, \
+    with target, progress_bar(job.kind) as bar, \
             clock.phase("points: evaluate and write the chunks"):
         for start, stop, arrays in _chunks(plan, feed, job, clock):
             for column, array in zip(computed, arrays):
@@ -266,25 +263,6 @@ def _print(problem: Any, job: Job, columns: Sequence[Column], arrays: Mapping[st
                   results.hessian_result(problem, blocks, job.outputs or (), 0,
                                          job.unconnected))
     emit(result, job.fmt, job.out, job.precision, False, clock)
-
-
-@contextmanager
-def _sigterm_exits() -> Iterator[None]:
-    """SIGTERM (kill, a scheduler's timeout) unwinds like Ctrl-C, so every
-    `with` block cleans up; the CLI owns its process (the library never does this)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminate(signum: int, frame: Any) -> None:
-        click.echo("gradcli: terminated: nothing written", err=True)
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def run_command(job: Job, spec: str | None, expr: str | None, sets: Sequence[str],

@@ -10,7 +10,6 @@ disk twice (checked before anything runs).
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -34,16 +33,18 @@ class NpzSink(Sink):
         # the temporaries and the archive coexist while it commits
         check_space(self.target, total + largest + 4096 * (len(self.arrays) + 2))
         self.files: dict[str, NpyFile] = {}
-        self.tmp: str | None = None
+
+    def open(self) -> None:
         try:
             for key, spec in self.arrays.items():
-                fd, tmp = _create_temp(self.folder, os.path.basename(self.target))
-                self.files[key] = NpyFile(tmp, fd, spec, self.shown)
-        except BaseException as exc:
-            self.abort()
-            if isinstance(exc, OSError):
-                raise _fail(self.shown, _reason(exc, self.folder)) from exc
-            raise
+                fd, tmp = _create_temp(self.folder, os.path.basename(self.target), self.temps)
+                try:
+                    self.files[key] = NpyFile(tmp, fd, spec, self.shown)
+                except BaseException:
+                    os.close(fd)
+                    raise
+        except OSError as exc:
+            raise _fail(self.shown, _reason(exc, self.folder)) from exc
 
     def write(self, key: str, index: tuple[Any, ...], data: np.ndarray,
               view: tuple[int, ...] | None = None) -> None:
@@ -56,7 +57,7 @@ class NpzSink(Sink):
         from .npz import _EPOCH, META_KEY
 
         try:
-            fd, self.tmp = _create_temp(self.folder, os.path.basename(self.target))
+            fd, tmp = _create_temp(self.folder, os.path.basename(self.target), self.temps)
             with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(
                     handle, mode="w", compression=zipfile.ZIP_STORED) as archive:
                 members = [(META_KEY, None)] + list(self.files.items())
@@ -72,22 +73,19 @@ class NpzSink(Sink):
                         _copy(file, member)
                         file.close()
                         os.unlink(file.path)
-            _publish(self.tmp, self.target, self.folder)
+            _publish(tmp, self.target, self.folder)
         except BaseException as exc:
             self.abort()
             if isinstance(exc, OSError):
                 raise _fail(self.shown, _reason(exc, self.folder)) from exc
             raise
+        self.temps.clear()
         self.done = True
 
     def abort(self) -> None:
         for file in self.files.values():
             file.close()
-            with contextlib.suppress(OSError):
-                os.unlink(file.path)
-        if self.tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(self.tmp)
+        self.remove_temps()
 
 
 def _copy(file: NpyFile, member: Any, block: int = 16 << 20) -> None:

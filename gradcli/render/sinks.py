@@ -205,13 +205,21 @@ def _row_span(index: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[int, int]
 
 class Sink:
     """Declared arrays written by `write(key, index, data)`; a context manager
-    that commits on success and aborts on any exception."""
+    that creates its temporaries on entry and commits on success or aborts
+    on any exception.  The constructor only validates (a bad path or a full
+    disk is refused before any work); files are made in `__enter__`, whose
+    own failure (a signal included) aborts too, so no temporary is made
+    outside the block that removes it."""
 
     def __init__(self, path: str, arrays: Sequence[ArraySpec], meta: Mapping[str, Any]) -> None:
         self.path = os.fspath(path)
         self.arrays = {a.key: a for a in arrays}
         self.meta = dict(meta)
         self.done = False
+        self.temps: list[str] = []  # every temporary name, recorded before it is created
+
+    def open(self) -> None:
+        raise NotImplementedError
 
     def write(self, key: str, index: tuple[Any, ...], data: np.ndarray,
               view: tuple[int, ...] | None = None) -> None:
@@ -223,7 +231,18 @@ class Sink:
     def abort(self) -> None:
         raise NotImplementedError
 
+    def remove_temps(self) -> None:
+        for tmp in self.temps:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        self.temps.clear()
+
     def __enter__(self) -> Sink:
+        try:
+            self.open()
+        except BaseException:
+            self.abort()
+            raise
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -234,16 +253,20 @@ class Sink:
             self.abort()
 
 
-def _create_temp(folder: str, name: str) -> tuple[int, str]:
+def _create_temp(folder: str, name: str, made: list[str]) -> tuple[int, str]:
     """A new hidden temporary beside the target, open for reading too (memory
-    maps and the .npz copy read it back); mode 0o666 less the umask."""
+    maps and the .npz copy read it back); mode 0o666 less the umask.  Its
+    name joins `made` before the file exists, so an abort at any moment
+    finds it."""
     import secrets
 
     for _ in range(16):
         tmp = os.path.join(folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        made.append(tmp)
         try:
             return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666), tmp
         except FileExistsError:
+            made.remove(tmp)  # someone else's file: never ours to delete
             continue
     raise FileExistsError(f"no free temporary name in {folder}")
 
@@ -279,38 +302,43 @@ class NpySink(Sink):
             raise _fail(self.shown, "it is a folder")
         (spec,) = self.arrays.values()
         check_space(self.target, spec.nbytes + len(_header(spec.shape, np.dtype(spec.dtype))))
+        self.file: NpyFile | None = None
+
+    def open(self) -> None:
+        (spec,) = self.arrays.values()
         try:
-            fd, self.tmp = _create_temp(self.folder, os.path.basename(self.target))
+            fd, tmp = _create_temp(self.folder, os.path.basename(self.target), self.temps)
         except OSError as exc:
             raise _fail(self.shown, _reason(exc, self.folder)) from exc
         try:
-            self.file = NpyFile(self.tmp, fd, spec, self.shown)
+            self.file = NpyFile(tmp, fd, spec, self.shown)
         except BaseException:
             os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(self.tmp)
             raise
 
     def write(self, key: str, index: tuple[Any, ...], data: np.ndarray,
               view: tuple[int, ...] | None = None) -> None:
+        assert self.file is not None, "write inside the sink's with block"
         self.file.write(index, data, view)
 
     def commit(self) -> None:
+        assert self.file is not None, "commit inside the sink's with block"
         try:
             self.file.finish()
             self.file.close()
-            _publish(self.tmp, self.target, self.folder)
+            _publish(self.file.path, self.target, self.folder)
         except BaseException as exc:
             self.abort()
             if isinstance(exc, OSError):
                 raise _fail(self.shown, _reason(exc, self.folder)) from exc
             raise
+        self.temps.clear()
         self.done = True
 
     def abort(self) -> None:
-        self.file.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.tmp)
+        if self.file is not None:
+            self.file.close()
+        self.remove_temps()
 
 
 def remove_tree(path: str) -> None:

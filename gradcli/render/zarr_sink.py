@@ -49,6 +49,11 @@ class ZarrSink(Sink):
         check_space(self.target, sum(a.nbytes for a in self.arrays.values()) + (1 << 20))
         name = os.path.basename(self.target)
         self.tmp = os.path.join(self.folder, f".{name}.{secrets.token_hex(6)}.tmp")
+        self.rows_per_chunk = rows_per_chunk
+        self.zarr = zarr
+
+    def open(self) -> None:
+        zarr, rows_per_chunk = self.zarr, self.rows_per_chunk
         try:
             self.group = zarr.open_group(store=self.tmp, mode="w-")
             self.group.attrs["meta"] = _plain(self.meta)
@@ -59,11 +64,8 @@ class ZarrSink(Sink):
                 self.out[key] = self.group.create_array(
                     key, shape=spec.shape, dtype=spec.dtype,
                     chunks=lead + tuple(max(1, s) for s in spec.shape[1:]))
-        except BaseException as exc:
-            remove_tree(self.tmp)
-            if isinstance(exc, OSError):
-                raise _fail(self.shown, _reason(exc, self.folder)) from exc
-            raise
+        except OSError as exc:
+            raise _fail(self.shown, _reason(exc, self.folder)) from exc
 
     def write(self, key: str, index: tuple[Any, ...], data: np.ndarray,
               view: tuple[int, ...] | None = None) -> None:
