@@ -40,11 +40,12 @@ from gradcli.engine.ops.row import Into, into_form
 # Below one page numpy's allocations come from its own cache or malloc's
 # small bins: no page faults, and out= plumbing would cost more than it saves.
 MIN_BYTES = 4096
-# A program keeps its buffers between calls up to this size (a Problem keeps
-# at most engine/lru.py's PLANS programs); a larger one, such as a chunked
-# Jacobian pass sized to a quarter of memory, allocates them per call (still
-# reused within the call) and frees them when it returns.
-RETAIN_BYTES = 64 << 20
+# A program keeps its buffers between calls up to this size; a larger one,
+# such as a chunked Jacobian pass sized to a quarter of memory, allocates them
+# per call (still reused within the call) and frees them when it returns.
+# Kept buffers go with their program: a Problem remembers at most
+# gradcli.api.PLANS (128) planned requests, least recently used dropped first.
+RETAIN_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
