@@ -1,9 +1,16 @@
-"""python -m benchmarks [--json FILE] [--only NAME] [--budget SECONDS]
+"""python -m benchmarks [--rounds N] [--budget S] [--only TEXT] [--engines A,B]
+                       [--json FILE] [--markdown FILE] [--no-cold-start] [--smoke]
 
-Times every workload for gradcli and for every peer importable in this
-environment, in one process (median of warm calls), plus the cold start of
-the whole CLI process and the output formats' throughput
-(benchmarks/render.py), and prints a table of times and gradcli/peer ratios."""
+Each engine (gradcli, gradcli with the allocator tuning off, the plain numpy
+floor, each installed peer) runs in a process of its own (benchmarks/worker.py),
+so no engine's thread pools or allocator settings touch another's.  The
+engines take turns: round after round, each measures every workload (median
+of warm calls), in an order that rotates every round, after a short pause
+that lets the previous engine's spinning threads go to sleep.  An engine's
+time is its best round.  The report records the CPU model and what else ran
+on the machine (load average, other processes' CPU share, steal time), and
+gradcli's memory per workload (its buffer pool, the peak of a warm call, page
+faults a call).  --smoke (CI): gradcli only, one quick round, no peers."""
 
 from __future__ import annotations
 
@@ -11,27 +18,83 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
 from datetime import date
 from pathlib import Path
 
-import gradcli
-from benchmarks import render, startup
-from benchmarks.peers import autograd_calls, jax_calls, tensorflow_calls, torch_calls
-from benchmarks.timing import median_seconds, peak_bytes
-from benchmarks.workloads import gradcli_calls, numpy_mlp_forward
+from benchmarks import host, startup
+from benchmarks.report import markdown, print_report
+from benchmarks.worker import ENGINES
+
+SETTLE = 0.3  # seconds between engines: OpenMP/BLAS/Eigen threads spin ~0.2 s after work
 
 
-def _process_seconds(argv: list[str], repeats: int = 7) -> float:
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(argv, check=True, capture_output=True)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+class Worker:
+    def __init__(self, engine: str, only: str | None, threads: int | None) -> None:
+        self.engine = engine
+        argv = [sys.executable, "-m", "benchmarks.worker", engine]
+        argv += ["--only", only] if only else []
+        env = dict(os.environ, BENCH_THREADS=str(threads)) if threads else None
+        self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True, bufsize=1, env=env)
+        self.hello = self._read()
+
+    def _read(self) -> dict:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith("{"):
+                return json.loads(line)  # peers may print banners; replies are JSON
+        return {"error": f"exited with {self.process.wait()}"}
+
+    def ask(self, **command: object) -> dict:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self.process.poll() is None and self.process.stdin is not None:
+            self.process.stdin.write(json.dumps({"cmd": "quit"}) + "\n")
+            self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def run(engines: list[str], rounds: int, budget: float, only: str | None,
+        threads: int | None = None) -> dict:
+    workers: list[Worker] = []
+    for engine in engines:  # one at a time: imports (TensorFlow's) are heavy
+        worker = Worker(engine, only, threads)
+        if "error" in worker.hello:
+            print(f"skipping {engine}: {worker.hello['error']}", file=sys.stderr)
+            worker.close()
+            continue
+        workers.append(worker)
+    samples: dict[str, dict[str, list[float]]] = {}
+    cpu: dict[str, dict[str, list[float]]] = {}
+    try:
+        for r in range(rounds):
+            for k in range(len(workers)):
+                worker = workers[(k + r) % len(workers)]
+                time.sleep(SETTLE)
+                reply = worker.ask(cmd="time", budget=budget)
+                for key, into in (("seconds", samples), ("cpu_seconds", cpu)):
+                    for workload, seconds in reply.get(key, {}).items():
+                        into.setdefault(workload, {}).setdefault(worker.engine, []).append(
+                            seconds)
+        memory = {}
+        for worker in workers:
+            if worker.engine.startswith("gradcli"):
+                memory[worker.engine] = worker.ask(cmd="memory").get("memory", {})
+    finally:
+        for worker in workers:
+            worker.close()
+    def best(table: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
+        return {w: {e: min(s) for e, s in by_engine.items()} for w, by_engine in table.items()}
+
+    return {"seconds": best(samples), "cpu_seconds": best(cpu), "samples": samples,
+            "memory": memory}
 
 
 def cold_start() -> dict[str, float]:
@@ -39,73 +102,23 @@ def cold_start() -> dict[str, float]:
     import of the peers that are installed."""
     out = {name: row["median"] for name, row in startup.measure(rounds=7).items()}
     for module in ("torch", "jax"):
-        try:
-            out[f"python -c 'import {module}'"] = _process_seconds(
-                [sys.executable, "-c", f"import {module}"], repeats=3)
-        except subprocess.CalledProcessError:
-            pass
+        samples = []
+        for _ in range(3):
+            start = time.perf_counter()
+            done = subprocess.run([sys.executable, "-c", f"import {module}"],
+                                  capture_output=True)
+            samples.append(time.perf_counter() - start)
+        if done.returncode == 0:
+            out[f"python -c 'import {module}'"] = sorted(samples)[1]
     return out
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--json", default="benchmarks/results.json")
-    parser.add_argument("--only", default=None, help="substring of workload names")
-    parser.add_argument("--budget", type=float, default=0.5, help="seconds per measurement")
-    parser.add_argument("--no-cold-start", action="store_true")
-    parser.add_argument("--no-render", action="store_true",
-                        help="skip the output formats' throughput (benchmarks/render.py)")
-    parser.add_argument("--markdown", default=None, help="also write the table as Markdown")
-    parser.add_argument("--smoke", action="store_true",
-                        help="CI: gradcli only, one quick measurement each, no peers")
-    args = parser.parse_args()
-    gradcli.tune_allocator()  # the API's documented opt-in; the CLI applies it itself
-    if args.smoke:
-        args.budget, args.no_cold_start = 0.01, True
-    # Each implementation is built and timed in turn, gradcli and the numpy
-    # floor first: peers start thread pools (OpenMP, XLA) that keep running
-    # and would otherwise slow every numpy call measured after them.
-    ours = gradcli_calls()
-    workloads = [w for w in ours if not args.only or args.only in w]
-    times: dict[str, dict[str, float]] = {w: {} for w in workloads}
-    for workload in workloads:
-        times[workload]["gradcli"] = median_seconds(ours[workload], budget=args.budget)
-    peaks = {w: peak_bytes(ours[w]) for w in workloads}
-    if "b_mlp_grad" in times:
-        times["b_mlp_grad"]["numpy forward (floor)"] = median_seconds(numpy_mlp_forward(),
-                                                                     budget=args.budget)
-    peers = (("autograd", autograd_calls), ("torch", torch_calls),
-             ("jax", lambda: jax_calls(False)), ("jax-jit", lambda: jax_calls(True)),
-             ("tf.function", tensorflow_calls))
-    for name, builder in () if args.smoke else peers:
-        try:
-            calls = builder()
-        except Exception as exc:  # a broken peer install must not stop the run
-            print(f"skipping {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
-            continue
-        for workload in workloads:
-            if workload in calls:
-                times[workload][name] = median_seconds(calls[workload], budget=args.budget)
-    report = {"date": date.today().isoformat(), "machine": platform.platform(),
-              "processor": platform.machine(), "cpus": os.cpu_count(),
-              "python": platform.python_version(), "versions": _versions(),
-              "seconds": times, "gradcli_peak_bytes": peaks}
-    if not args.no_cold_start:
-        report["cold_start_seconds"] = cold_start()
-    if not args.no_render and not args.only:
-        report["render"] = render.measure(smoke=args.smoke)
-    _print(report)
-    Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-    if args.markdown:
-        Path(args.markdown).write_text(markdown(report))
 
 
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {}
-    for package in ("gradcli", "numpy", "autograd", "torch", "jax", "jaxlib", "tensorflow-cpu",
-                    "tensorflow"):
+    for package in ("gradcli", "numpy", "scipy-openblas64", "autograd", "torch", "jax",
+                    "jaxlib", "tensorflow-cpu", "tensorflow"):
         try:
             found[package] = version(package)
         except PackageNotFoundError:
@@ -113,49 +126,45 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def markdown(report: dict) -> str:
-    """The report as Markdown tables (docs/performance.md is made from this)."""
-    impls = list(dict.fromkeys(k for row in report["seconds"].values() for k in row))
-    lines = [f"Measured {report['date']} on {report['machine']} ({report['processor']}, "
-             f"{report['cpus']} CPUs), Python {report['python']}; "
-             + ", ".join(f"{k} {v}" for k, v in report["versions"].items()) + ".", "",
-             "Median of warm calls in one process, milliseconds (ratio gradcli/peer in "
-             "parentheses; below 1 means gradcli is faster).", "",
-             "| workload | " + " | ".join(impls) + " | gradcli peak memory |",
-             "|---|" + "---|" * (len(impls) + 1)]
-    for workload, row in report["seconds"].items():
-        ours = row["gradcli"]
-        cells = [f"{row[i] * 1e3:.3f}" + ("" if i == "gradcli" else f" ({ours / row[i]:.2f})")
-                 if i in row else "" for i in impls]
-        peak = report["gradcli_peak_bytes"].get(workload, 0) / 1e6
-        lines.append(f"| {workload} | " + " | ".join(cells) + f" | {peak:.1f} MB |")
-    if "cold_start_seconds" in report:
-        lines += ["", "Cold start of the whole process (median wall time):", "",
-                  "| command | ms |", "|---|---|"]
-        lines += [f"| {k} | {v * 1e3:.0f} |" for k, v in report["cold_start_seconds"].items()]
-    if "render" in report:
-        lines += ["", "Output formats (benchmarks/render.py):", "", "```",
-                  *render.lines(report["render"]), "```"]
-    return "\n".join(lines) + "\n"
-
-
-def _print(report: dict) -> None:
-    print(f"{report['date']}  {report['machine']}  {report['cpus']} cpus  "
-          + "  ".join(f"{k} {v}" for k, v in report["versions"].items()))
-    for workload, row in report["seconds"].items():
-        ours = row["gradcli"]
-        peak = report["gradcli_peak_bytes"].get(workload)
-        print(f"\n{workload}" + (f"   (gradcli peak memory {peak / 1e6:.1f} MB)" if peak else ""))
-        for impl, seconds in sorted(row.items(), key=lambda kv: kv[1]):
-            ratio = "" if impl == "gradcli" else f"   gradcli/{impl} = {ours / seconds:.2f}"
-            print(f"  {impl:24s} {seconds * 1e3:10.3f} ms{ratio}")
-    if "cold_start_seconds" in report:
-        print("\nf_cold_start (whole process)")
-        for what, seconds in report["cold_start_seconds"].items():
-            print(f"  {what:40s} {seconds * 1e3:8.1f} ms")
-    if "render" in report:
-        print()
-        print("\n".join(render.lines(report["render"])))
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", default="benchmarks/results.json")
+    parser.add_argument("--only", default=None, help="substring of workload names")
+    parser.add_argument("--engines", default=",".join(ENGINES),
+                        help="comma-separated, from: " + ", ".join(ENGINES))
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best counts)")
+    parser.add_argument("--budget", type=float, default=0.5,
+                        help="seconds per workload per round")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit every engine's thread pools (BLAS, OpenMP, XLA, TF, "
+                        "torch) to N: on a machine other work keeps busy, fork-join pools "
+                        "wait for a CPU at every parallel step")
+    parser.add_argument("--no-cold-start", action="store_true")
+    parser.add_argument("--markdown", default=None, help="also write the tables as Markdown")
+    parser.add_argument("--smoke", action="store_true",
+                        help="CI: gradcli only, one quick round, no peers, no cold start")
+    args = parser.parse_args()
+    engines = [e for e in args.engines.split(",") if e]
+    if args.smoke:
+        engines, args.rounds, args.budget, args.no_cold_start = ["gradcli"], 1, 0.01, True
+    unknown = sorted(set(engines) - set(ENGINES))
+    if unknown:
+        parser.error(f"unknown engines {unknown}")
+    load = host.Load.begin()
+    measured = run(engines, args.rounds, args.budget, args.only, args.threads)
+    report = {"date": date.today().isoformat(), "platform": platform.platform(),
+              "cpu": host.cpu(), "python": platform.python_version(),
+              "versions": _versions(), "rounds": args.rounds, "budget": args.budget,
+              "threads": args.threads,
+              **measured}
+    if not args.no_cold_start:
+        report["cold_start_seconds"] = cold_start()
+    report["load"] = load.report()
+    print_report(report)
+    Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(report))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Each builder returns {workload: call} or {} when the peer is missing."""
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -63,7 +64,7 @@ def torch_calls() -> Calls:
     import torch
     from torch.func import hessian, jacrev, vmap
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS") or os.cpu_count() or 1))
     t = {k: torch.tensor(v) for k, v in {**MLP, "labels": MLP["labels"]}.items()}
     params = [t[k].clone().requires_grad_() for k in ("W1", "b1", "W2", "b2", "W3", "b3")]
     a = torch.tensor(SEED000["a"], requires_grad=True)
@@ -150,6 +151,10 @@ def tensorflow_calls() -> Calls:
         return {}
     import tensorflow as tf
 
+    if os.environ.get("BENCH_THREADS"):
+        threads = int(os.environ["BENCH_THREADS"])
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
     f64 = tf.float64
     t = {k: tf.constant(v) for k, v in MLP.items()}
     params = [tf.Variable(MLP[k]) for k in ("W1", "b1", "W2", "b2", "W3", "b3")]

@@ -1,4 +1,4 @@
-"""Median-of-repeats timing of warm calls, in one process for every peer."""
+"""Median-of-repeats timing of warm calls (one engine per process: worker.py)."""
 
 from __future__ import annotations
 
@@ -7,32 +7,32 @@ import time
 from collections.abc import Callable
 
 
-def peak_bytes(call: Callable[[], object]) -> int:
-    """Peak memory allocated during one warm call (numpy reports its buffers to
-    tracemalloc; peers with their own allocators are not comparable this way)."""
-    import tracemalloc
-
-    call()
-    tracemalloc.start()
-    try:
-        call()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+def median_seconds(call: Callable[[], object], budget: float = 0.5, repeats: int = 15,
+                   least: int = 3) -> float:
+    """Median wall time of one warm call (see `medians`)."""
+    return medians(call, budget, repeats, least)[0]
 
 
-def median_seconds(call: Callable[[], object], budget: float = 0.5, repeats: int = 15) -> float:
-    """Median time of one warm call: calls are grouped so each group lasts
-    about budget/repeats seconds, which keeps timer resolution out of tiny calls."""
+def medians(call: Callable[[], object], budget: float = 0.5, repeats: int = 15,
+            least: int = 3) -> tuple[float, float]:
+    """Median wall time and median CPU time (all the process's threads) of one
+    warm call: calls are grouped so each group lasts about budget/repeats
+    seconds, which keeps timer resolution out of tiny calls; a call slower
+    than the budget allows still gets `least` samples.  CPU time leaves out
+    the time the process waited for a CPU other work held (but counts threads
+    spinning while they wait for each other)."""
     call()  # warm: compile, plan, caches
     start = time.perf_counter()
     call()
     once = max(time.perf_counter() - start, 1e-7)
     number = max(1, int(budget / repeats / once))
-    samples = []
+    if number == 1:
+        repeats = max(least, min(repeats, int(budget / once)))
+    walls, cpus = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        cpu, start = time.process_time(), time.perf_counter()
         for _ in range(number):
             call()
-        samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples)
+        walls.append((time.perf_counter() - start) / number)
+        cpus.append((time.process_time() - cpu) / number)
+    return statistics.median(walls), statistics.median(cpus)

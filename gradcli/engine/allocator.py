@@ -1,10 +1,16 @@
 """Keep freed numpy buffers in the heap instead of returning them to the OS.
 
-Every op of a program allocates its result.  With glibc's defaults a freed
-buffer above 128 KiB is unmapped or trimmed, so the next op of the same size
-faults its pages in again: on a 1000x64 float64 chain that is 4/5 of the run
-time (500 us where the arithmetic takes 90 us).  Raising the mmap and trim
-thresholds once removes that.
+With glibc's defaults a freed buffer above 128 KiB is unmapped or trimmed,
+so the next allocation of the same size faults its pages in again.  Planned
+programs no longer depend on it for their intermediates: the static memory
+plan (memory.py) writes those into buffers kept between calls, and a warm
+call allocates only its results (0 page faults a call on the benchmark
+workloads, with or without this tuning).  Steps without an in-place form
+still allocate (`where`, the softmax family's internals, indexing, `concat`,
+pools too large to keep): for them raising the mmap and trim thresholds
+still removes the faults (a softmax-and-where gradient on (1000, 64):
+451 minor page faults a call untuned, 0 tuned; on the loaded 2-CPU host of
+docs/performance.md the wall time did not differ measurably).
 
 It changes the whole process, so the library never does it by itself: the
 command line applies it at its entry point (`gradcli.cli.group.main`), and

@@ -12,7 +12,7 @@ the number of samples beyond evaluating them."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,18 +50,34 @@ def hessian_vector(grads: Sequence[Node], source: Source, transforms: Transforms
     return transforms.jvp(list(grads), {id(node): tangent}), {BASIS: tangent}
 
 
+# A run of one chunk keeps its basis array (read-only) for the next call up
+# to this size, so a warm Jacobian or Hessian call builds no basis either.
+KEEP_BASIS_BYTES = 8 << 20
+
+
 @dataclass(frozen=True)
 class BasisRun:
     """A chunked run whose items are the vectors of `basis`."""
 
     chunked: Chunked
     basis: Basis
+    kept: dict[tuple[int, int, int, str], np.ndarray] = field(
+        default_factory=dict, compare=False, repr=False)
+
+    def chunk(self, start: int, stop: int, size: int, dtype: str) -> np.ndarray:
+        key = (start, stop, size, dtype)
+        found = self.kept.get(key)
+        if found is None:
+            found = self.basis.chunk(start, stop, size, dtype)
+            if stop - start == self.chunked.count and found.nbytes <= KEEP_BASIS_BYTES:
+                found.flags.writeable = False  # shared by every call: nobody writes it
+                self.kept[key] = found
+        return found
 
     def run(self, values: Mapping[str, np.ndarray], dtype: str,
             progress: Progress | None = None) -> list[np.ndarray | None]:
-        basis = self.basis
         return self.chunked.run(
-            values, lambda start, stop, size: {BASIS: basis.chunk(start, stop, size, dtype)},
+            values, lambda start, stop, size: {BASIS: self.chunk(start, stop, size, dtype)},
             progress)
 
 

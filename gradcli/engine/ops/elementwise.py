@@ -20,7 +20,7 @@ from gradcli.engine.ops.common import (
     keep_dtype,
     sym_elementwise,
 )
-from gradcli.engine.ops.row import Accuracy, Primitive
+from gradcli.engine.ops.row import Accuracy, Into, Primitive
 from gradcli.engine.ops.stable import (
     arctan2_partials,
     inv_one_plus_square,
@@ -58,16 +58,25 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
+def _sech2_into(out: np.ndarray, x: np.ndarray, *, scratch: tuple[np.ndarray]) -> None:
+    # 4 e / (1 + e)**2 with e = exp(-2|x|) <= 1: no overflow, no cancellation,
+    # full relative precision in both tails (down to the last subnormal), one
+    # exp an element; the rest are in-place passes over `out` and one scratch.
+    # x is read by the first call only, so `out` may be x's own buffer.
+    (d,) = scratch
+    np.abs(x, out=out)
+    np.multiply(out, -2, out=out)
+    np.exp(out, out=out)
+    np.add(out, 1, out=d)
+    np.multiply(d, d, out=d)
+    np.multiply(out, 4, out=out)
+    np.divide(out, d, out=out)
+
+
 def _sech2(x: np.ndarray) -> np.ndarray:
-    # 4 e / (1 + e)**2 with e = exp(-2|x|) <= 1: no overflow, no cancellation.
-    e = np.abs(x, out=np.empty_like(x))  # a 0-d array stays an array
-    e *= -2
-    np.exp(e, out=e)
-    d = e + 1
-    d *= d
-    e *= 4
-    e /= d
-    return e
+    out = np.empty_like(x)  # a 0-d array stays an array
+    _sech2_into(out, x, scratch=(np.empty_like(x),))
+    return out
 
 
 def _elementwise_math(fn: Callable[[float], float]) -> Callable[[np.ndarray], np.ndarray]:
@@ -123,8 +132,10 @@ UNARY = [
           "full relative precision where 1 - tanh**2 cancels"),
     # tanh's derivative as its own op: exact in the tails, and its derivative
     # -2 sech² tanh reuses values the program already has (no cosh, sinh, pow).
-    unary("sech2", _sech2, lambda x, y: N.mul(N.mul(c(-2.0, x), y), N.unary("tanh", x)),
-          lambda sp, a: sp.sech(a) ** 2, "sech(x)**2 = 1 - tanh(x)**2, exact for large |x|"),
+    replace(unary("sech2", _sech2, lambda x, y: N.mul(N.mul(c(-2.0, x), y), N.unary("tanh", x)),
+                  lambda sp, a: sp.sech(a) ** 2,
+                  "sech(x)**2 = 1 - tanh(x)**2, exact for large |x|"),
+            into=Into(_sech2_into, scratch=1, inplace=True)),
     unary("arcsinh", np.arcsinh, lambda x, y: inv_sqrt_one_plus_square(x),
           lambda sp, a: sp.asinh(a), "inverse hyperbolic sine"),
     unary("arccosh", np.arccosh, lambda x, y: inv_sqrt_square_minus_one(x),

@@ -25,7 +25,7 @@ from gradcli.engine.ops.common import (
     sym_numpy,
 )
 from gradcli.engine.ops.einsum import LETTERS, einsum, parse_einsum  # noqa: F401 - re-exported
-from gradcli.engine.ops.row import Attrs, Primitive
+from gradcli.engine.ops.row import Attrs, Into, Primitive
 from gradcli.engine.ops.table import apply
 from gradcli.errors import ShapeError
 
@@ -90,6 +90,12 @@ def _infer_matmul(inputs: tuple[Node, ...], attrs: Attrs) -> tuple[Shape, str]:
 
 def _forward_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return like_infer(np.matmul(a, b), (a, b))
+
+
+def _matmul_into(out: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    # The planner uses it only for operands of the result's dtype, where
+    # like_infer above changes nothing: the same BLAS call, the same bits.
+    np.matmul(a, b, out=out)
 
 
 def _batch_matmul(inputs: tuple[Node, ...], batched: tuple[bool, ...], attrs: Any) -> Node:
@@ -262,7 +268,8 @@ ROWS = [
               # Otherwise matrix axes are trailing and stack axes broadcast from the
               # right, so aligning ranks as for elementwise ops is exactly right.
               _batch_matmul, sym_numpy(np.matmul),
-              "matrix product of stacks of matrices (leading axes broadcast)"),
+              "matrix product of stacks of matrices (leading axes broadcast)",
+              into=Into(_matmul_into)),
     Primitive("inv", _infer_inv, lambda a: _nan_if_singular(np.linalg.inv, a), _vjp_inv, _jvp_inv,
               _batch_unary("inv"), _sym_inv, "inverse of each matrix in the last two axes",
               SINGULAR),

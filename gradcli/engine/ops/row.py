@@ -45,6 +45,23 @@ class Accuracy:
 
 
 @dataclass(frozen=True)
+class Into:
+    """A forward that writes into a buffer the planner gives it (the static
+    memory plan, engine/memory.py): `call(out, *arrays, **attrs)` fills `out`
+    (the node's shape and dtype) with exactly the bits `forward` returns.
+    `scratch` buffers of the same shape and dtype are passed as the keyword
+    `scratch` (a tuple) for kernels that need temporaries.  `inplace`: `out`
+    may be one of the operands (a single ufunc call; numpy then reads each
+    element before writing it).  A row with an Into promises that its
+    allocating `forward` returns a fresh array, never (a view of) an operand:
+    the memory plan lets such a result outlive its operands' buffers."""
+
+    call: Callable[..., None]
+    scratch: int = 0
+    inplace: bool = False
+
+
+@dataclass(frozen=True)
 class Primitive:
     """Forward, derivative, batching and symbolic rules of one primitive op.
 
@@ -62,3 +79,24 @@ class Primitive:
     doc: str = ""
     kink: str = ""
     accuracy: tuple[Accuracy, ...] = ()  # documented exceptions to the accuracy bar
+    # The in-place forward, for rows that are not a numpy ufunc (ufunc rows get
+    # theirs from `into_form`); None: the planner lets the forward allocate.
+    into: Into | None = None
+
+
+def _ufunc_into(ufunc: np.ufunc) -> Into:
+    def call(out: np.ndarray, *arrays: np.ndarray) -> None:
+        ufunc(*arrays, out=out)
+
+    return Into(call, inplace=True)
+
+
+def into_form(row: Primitive) -> Into | None:
+    """The row's in-place forward: its own, or the ufunc's `out=` when the
+    forward is a plain numpy ufunc (the same loop, so the same bits)."""
+    if row.into is not None:
+        return row.into
+    forward = row.forward
+    if isinstance(forward, np.ufunc) and forward.nout == 1:
+        return _ufunc_into(forward)
+    return None

@@ -17,7 +17,7 @@ from gradcli.engine.ops.common import (
     sym_elementwise,
     sym_numpy,
 )
-from gradcli.engine.ops.row import Attrs, Primitive
+from gradcli.engine.ops.row import Attrs, Into, Primitive
 from gradcli.engine.ops.table import apply
 from gradcli.errors import ShapeError
 
@@ -130,6 +130,18 @@ def _forward_sum(x: np.ndarray, *, axes: tuple[int, ...]) -> np.ndarray:
 
 def _forward_max(x: np.ndarray, *, axes: tuple[int, ...]) -> np.ndarray:
     return np.max(x, axis=axes)
+
+
+def _sum_into(out: np.ndarray, x: np.ndarray, *, axes: tuple[int, ...]) -> None:
+    np.sum(x, axis=axes, out=out)
+
+
+def _max_into(out: np.ndarray, x: np.ndarray, *, axes: tuple[int, ...]) -> None:
+    np.max(x, axis=axes, out=out)
+
+
+def _fill_into(out: np.ndarray, *, value: float, shape: Shape, dtype: str) -> None:
+    out.fill(value)
 
 
 def _max_weights(out: Node) -> Node:
@@ -319,7 +331,7 @@ ROWS = [
               "the value of a node the user named (a let, an output): the identity, kept "
               "distinct so derivatives at the name are taken at exactly that node"),
     Primitive("fill", _infer_fill, _forward_fill, None, None, _no_batch, sym_numpy(_forward_fill),
-              "an array of one value"),
+              "an array of one value", into=Into(_fill_into)),
     Primitive("cast", lambda ins, at: (ins[0].shape, at["dtype"]),
               lambda x, *, dtype: x.astype(dtype), _vjp_cast, _jvp_cast,
               batch_elementwise("cast"), sym_numpy(lambda x, *, dtype: x),
@@ -349,14 +361,15 @@ ROWS = [
               lambda g, out, needs: (N.expand_to(g, out.inputs[0].shape, out.attrs["axes"]),),
               lambda t, out: None if t[0] is None else N.reduce_sum(t[0], out.attrs["axes"]),
               lambda ins, b, at: apply("sum", ins, _shift_axes(at)),
-              sym_numpy(_forward_sum), "sum over axes"),
+              sym_numpy(_forward_sum), "sum over axes", into=Into(_sum_into)),
     Primitive("max", _infer_reduce, _forward_max,
               lambda g, out, needs: (N.mul(N.expand_to(g, out.inputs[0].shape,
                                                        out.attrs["axes"]), _max_weights(out)),),
               lambda t, out: None if t[0] is None else N.reduce_sum(
                   N.mul(t[0], _max_weights(out)), out.attrs["axes"]),
               lambda ins, b, at: apply("max", ins, _shift_axes(at)),
-              _sym_max, "largest element over axes", "ties split the derivative evenly"),
+              _sym_max, "largest element over axes", "ties split the derivative evenly",
+              into=Into(_max_into)),
     Primitive("getitem", _infer_getitem, _forward_getitem, _vjp_getitem,
               lambda t, out: None if t[0] is None else getitem(t[0], out.attrs["index"]),
               lambda ins, b, at: getitem(ins[0], _batched_index(at["index"])),
