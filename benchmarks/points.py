@@ -13,7 +13,8 @@ The targets of issue 15, measured on whole `gradcli` processes:
    within 1.2x of the in-memory per-chunk rate.
 2. Dask: the same sweep over fewer points in one process, then on a local
    cluster of 1 and of 2 workers (`--workers`), wall time and the time of
-   the sweep phase alone (`--timings`: the cluster's start-up is outside it).
+   the sweep phase (`--timings`; under --workers it includes starting the
+   local cluster, which happens as the first chunk is submitted).
 
 --smoke (CI): a few thousand points, no Dask, nothing asserted.
 """
