@@ -160,6 +160,60 @@ def test_a_bad_points_file_is_a_located_error_and_writes_nothing(spec: Path, tmp
     assert not (tmp_path / "h.npy").exists() and leftovers(tmp_path) == []
 
 
+def bad_binary(folder: Path, case: str) -> str:
+    """A bad .npz or Parquet points file; returns the --points argument."""
+    if case == "nan-npz":
+        bad = POINTS.copy()
+        bad[13, 1] = np.nan
+        np.savez(folder / "p.npz", P=bad)
+        return str(folder / "p.npz")
+    if case == "lengths-npz":
+        np.savez(folder / "p.npz", P=POINTS, W2=np.zeros((8, 1)))
+        return str(folder / "p.npz")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    column = POINTS[:, 0].tolist()
+    column[9] = None if case == "null-parquet" else column[9]
+    pq.write_table(pa.table({"P[0]": column, "P[1]": POINTS[:, 1]}), folder / "p.parquet",
+                   row_group_size=4)
+    return str(folder / "p.parquet")
+
+
+BAD_BINARY = {"nan-npz": r"p\.npz: row 13: P\[1\] is nan",
+              "lengths-npz": r"p\.npz: its arrays have different numbers of points "
+                             r"\(P: 23, W2: 8\)",
+              "null-parquet": r"p\.parquet: row 9: column P\[0\] is empty \(null\)"}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_BINARY))
+def test_bad_npz_and_parquet_files_name_the_row(spec: Path, tmp_path: Path, case: str) -> None:
+    if case.endswith("parquet"):
+        pytest.importorskip("pyarrow")
+    item = bad_binary(tmp_path, case)
+    # chunks of 4: the bad row comes after chunks that were already written
+    code, out, err = run("hessian", spec, "--points", item, "--chunk-size", 4,
+                         "-o", tmp_path / "h.npz")
+    assert code == 2 and out == "", err
+    assert pytest.importorskip("re").search(BAD_BINARY[case], err), err
+    assert not (tmp_path / "h.npz").exists() and leftovers(tmp_path) == []
+
+
+def test_a_file_of_zero_points_gives_empty_results(spec: Path, tmp_path: Path) -> None:
+    np.save(tmp_path / "p.npy", np.zeros((0, 2)))
+    (tmp_path / "p.csv").write_text("P[0],P[1]\n")
+    for item, out in ((f"P={tmp_path / 'p.npy'}", "h.npy"), (tmp_path / "p.csv", "h.npz")):
+        code, _, err = run("hessian", spec, "--points", item, "-o", tmp_path / out)
+        assert code == 0, err
+        got = np.load(tmp_path / out)
+        block = got if out.endswith(".npy") else got["hessian/P/P"]
+        assert block.shape == (0, 2, 2)
+    # the gradient of a fixed input sums over no points: zero
+    code, out, err = run("grad", spec, "--points", f"P={tmp_path / 'p.npy'}", "--wrt", "b2",
+                         "--format", "json")
+    assert code == 0 and json.loads(out)["grad"]["b2"] == [0.0], err
+
+
 def test_bad_arrays_are_refused_with_their_dtype_or_shape(spec: Path, tmp_path: Path) -> None:
     np.save(tmp_path / "s.npy", np.array([["a", "b"]]))
     code, _, err = run("eval", spec, "--points", f"P={tmp_path / 's.npy'}")

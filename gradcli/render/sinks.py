@@ -119,7 +119,8 @@ class NpyFile:
             start, stop = span
             row = int(np.prod(shape[1:], dtype=np.int64)) * self.dtype.itemsize
             flat = np.ascontiguousarray(np.broadcast_to(data, (stop - start,) + shape[1:]))
-            _pwrite_all(self.fd, memoryview(flat).cast("B"), self.offset + start * row)
+            if flat.size:  # a memoryview of an empty array cannot be cast (zero points)
+                _pwrite_all(self.fd, memoryview(flat).cast("B"), self.offset + start * row)
             return
         self._mapped().reshape(shape)[index] = data
         self._release()
