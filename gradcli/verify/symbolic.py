@@ -36,6 +36,9 @@ SIMPLIFY_OPS = 60
 # Digits of the numbers substituted when evaluating at a point: well beyond
 # float64, so the symbolic reference is not limited by float64 rounding.
 CHECK_DIGITS = 30
+# Elements of an elementwise node lowered between two checks of a time budget
+# (about a tenth of a second of sympy).
+PIECE = 1000
 
 
 def element_label(name: str, index: Sequence[int]) -> str:
@@ -178,9 +181,27 @@ def lower(outputs: Sequence[Node], given: Mapping[int, np.ndarray],
             env[id(node)] = numbers(node.attrs["value"], digits)
             continue
         rule = OVERRIDES.get(node.op, TABLE[node.op].sympy)
-        result = rule(*(env[id(i)] for i in node.inputs), **node.attrs)
+        args = [env[id(i)] for i in node.inputs]
+        if check is not None and getattr(rule, "elementwise", False) and node.size > PIECE:
+            result = _in_pieces(rule, args, node, check)
+        else:
+            result = rule(*args, **node.attrs)
         env[id(node)] = _sympified(result, digits)
     return [env[id(o)] for o in outputs]
+
+
+def _in_pieces(rule: Callable[..., np.ndarray], args: Sequence[np.ndarray], node: Node,
+               check: Callable[[], None]) -> np.ndarray:
+    """An elementwise rule applied PIECE elements at a time, `check` between
+    pieces: sin of 10**5 numbers is half a minute of sympy, past any budget."""
+    flat = [a.reshape(-1) for a in np.broadcast_arrays(
+        *(np.asarray(a, dtype=object) for a in args))]
+    out = np.empty(node.size, dtype=object)
+    for start in range(0, node.size, PIECE):
+        check()
+        piece = rule(*(f[start:start + PIECE] for f in flat), **node.attrs)
+        out[start:start + PIECE] = np.asarray(piece, dtype=object).reshape(-1)
+    return out.reshape(node.shape)
 
 
 # ---- sampling and evaluation ------------------------------------------------------------

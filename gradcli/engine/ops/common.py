@@ -84,6 +84,8 @@ def sym_elementwise(build: Callable[..., Any]) -> Callable[..., np.ndarray]:
             out[index] = build(sympy, *(a[index] for a in arrays))
         return out
 
+    # each element on its own: a caller may lower a large node in pieces
+    rule.elementwise = True  # type: ignore[attr-defined]
     return rule
 
 
