@@ -284,3 +284,11 @@ def test_a_large_elementwise_node_is_lowered_in_pieces_with_the_budget_checked_b
     (total,) = lower([problem.outputs["y"]], given, 30, lambda: calls.append(1))
     assert len(calls) >= 5000 // PIECE + 2  # sin's pieces, and one before each node
     assert abs(float(total) - float(np.sin(problem.values["x"]).sum())) < 1e-9
+
+
+def test_the_cli_default_is_the_library_budget() -> None:
+    from gradcli.verify.sympy_budget import SECONDS
+
+    for name in ("check", "symbolic"):
+        (param,) = [p for p in cli.commands[name].params if p.name == "sympy_seconds"]
+        assert param.default == SECONDS, name
