@@ -106,11 +106,10 @@ def _warn_unused(problem: Any, sets: Sequence[str]) -> None:
 def parse_set(item: str, spec: Any, limit: int, option: str = "--set") -> tuple[str, Any]:
     """NAME=VALUE of `--set` (and of `--tangent`/`--cotangent`, named by `option`):
     a YAML literal or mapping, a constant expression, or @file.npy."""
-    import yaml
-
     from gradcli.language.inputs import load_array_file
     from gradcli.language.names import check_name
     from gradcli.language.specfile import input_value
+    from gradcli.language.yamlread import read_yaml
 
     name, sep, text = item.partition("=")
     name = name.strip()
@@ -120,11 +119,10 @@ def parse_set(item: str, spec: Any, limit: int, option: str = "--set") -> tuple[
     if text.startswith("@"):
         array = load_array_file(Path(text[1:]), None, option, limit=limit)
         return name, array.astype(spec.dtype) if array.dtype.kind == "f" else array
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
-        raise SpecError(f"{option} {name}: not a YAML value: {problem}", option) from None
+    try:  # the spec file's reader: aliases and nesting bounded, tags refused
+        value = read_yaml(text, option).data
+    except SpecError as exc:
+        raise SpecError(f"{option} {name}: not a YAML value: {exc.message}", option) from None
     except (ValueError, RecursionError) as exc:  # 5000 digits; 30,000 nested brackets
         problem = "nested too deeply" if isinstance(exc, RecursionError) else (
             "a number has more digits than Python converts (4300)" if "digits" in str(exc)

@@ -32,7 +32,7 @@ from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.structure import getitem, selected_shape
 from gradcli.engine.sources import Source
-from gradcli.engine.transforms import Transforms
+from gradcli.engine.transforms import Transforms, check_growth, check_order
 from gradcli.errors import SpecError
 
 DEFAULT_POINTS = 201
@@ -127,6 +127,7 @@ def _derivative_graphs(functions: list[tuple[str, Node]], source: Source, x: Nod
                        ) -> tuple[list[Node], list[tuple[str, int]], list[str]]:
     """Each function and its nested gradients w.r.t. the swept number, as
     scalar nodes of one point, with (label, order) and notes in words."""
+    check_order(order)
     nodes: list[Node] = []
     labels: list[tuple[str, int]] = []
     notes: list[str] = []
@@ -135,6 +136,9 @@ def _derivative_graphs(functions: list[tuple[str, Node]], source: Source, x: Nod
         nodes.append(f)
         labels.append((label, 0))
         for k in range(1, order + 1):
+            if k > 1:
+                check_growth([current], f"the order-{k - 1} derivative of {label}",
+                             f"order {k}", "ask for a lower order", "--order")
             total = sum_all(current)
             (g,) = transforms.vjp([total], [N.fill(1.0, (), total.dtype)], [x])
             if g is not None and source.index is not None:

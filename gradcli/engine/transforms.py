@@ -16,16 +16,29 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 
 from gradcli.engine import autodiff, evaluate
 from gradcli.engine.autodiff import sum_all
 from gradcli.engine.basis import Basis, restrict, source_inner
-from gradcli.engine.graph import Node, const, depends_on, leaf
+from gradcli.engine.graph import Node, const, depends_on, leaf, toposort
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.rules import STANDARD, RuleTable
 from gradcli.engine.sources import Source
+from gradcli.errors import SpecError
+
+# Nested gradients (`--order`, `expect: orders`, `plot --order`) go at most
+# this high: a documented maximum (docs/limits.md), far above what finite
+# differences can confirm (8) or the seeds ask for (3).
+MAX_ORDER = 32
+# Each order can multiply the program (Faa di Bruno: the program of
+# tanh(x) * exp(x) / (1 + x**2) grows about 3x per order), so a derivative
+# program with more derivative nodes than this is not differentiated again;
+# the next step would build a few times as many.  Forward nodes are not
+# counted: a large spec's first gradient is never refused.
+MAX_NESTED_NODES = 20_000
 
 Vjp = Callable[[Sequence[Node], Sequence[Node | None], Sequence[Node]], list[Node | None]]
 Jvp = Callable[[Sequence[Node], Mapping[int, Node]], list[Node | None]]
@@ -58,9 +71,12 @@ class Transforms:
         gradient of the sum of the previous result (seed 002's nested tapes).  A
         higher order that no longer depends on the source is zero, not None: the
         first derivative was connected, it is just constant."""
+        check_order(order)
         first = self.vjp(list(outputs), list(seeds), [s.node for s in sources])
         results = [restrict(g, s, 0) for g, s in zip(first, sources)]
-        for _ in range(order - 1):
+        for done in range(1, order):
+            check_growth(results, f"the order-{done} gradient", f"order {done + 1}",
+                         "ask for a lower order", "--order")
             nxt: list[Node | None] = []
             for g, source in zip(results, sources):
                 if g is None:
@@ -79,6 +95,7 @@ class Transforms:
 
     def grad_node(self, y: Node, source: Source) -> Node | None:
         """d(sum of y)/d source as one node, shaped like the source's component."""
+        check_growth([y], "the expression", "its gradient")
         (g,) = self.vjp([y], [N.ones_like(y)], [source.node])
         return restrict(g, source, 0)
 
@@ -86,6 +103,7 @@ class Transforms:
         """The whole Jacobian d y / d source as one node of shape y.shape + source
         shape (for `jacobian(expr, wrt)` inside expressions): a batched VJP over
         a constant identity basis, so it is a graph and differentiable again."""
+        check_growth([y], "the expression", "its Jacobian")
         inner = source_inner(source, False)
         if y.size == 0:
             return N.fill(0.0, y.shape + inner, y.dtype)
@@ -100,6 +118,7 @@ class Transforms:
 
     def hessian_node(self, y: Node, source: Source) -> Node | None:
         """d²(sum of y)/d source² as one node (source shape twice)."""
+        check_growth([y], "the expression", "its Hessian")
         (g,) = self.gradient([y], [source], False)
         if g is None:
             return None
@@ -115,6 +134,24 @@ class Transforms:
         stacked = N.reshape(cols, inner + inner)
         k = len(inner)
         return N.transpose(stacked, tuple(range(k, 2 * k)) + tuple(range(k)))
+
+
+def check_order(order: int, where: Any = "--order") -> None:
+    if order > MAX_ORDER:
+        raise SpecError(f"order {order} is above the maximum of {MAX_ORDER} for nested "
+                        "gradients", where)
+
+
+def check_growth(results: Sequence[Node | None], what: str, next_what: str,
+                 hint: str = "nest fewer derivative calls", where: str | None = None) -> None:
+    """Refuse to differentiate a derivative program past MAX_NESTED_NODES
+    derivative nodes (a walk of the program: linear in its size)."""
+    made = sum(1 for node in toposort([r for r in results if r is not None])
+               if node.origin.derivative)
+    if made > MAX_NESTED_NODES:
+        raise SpecError(f"{what} has {made} derivative nodes, more than the "
+                        f"{MAX_NESTED_NODES} a derivative program may have to be differentiated "
+                        f"again; {next_what} would be several times larger ({hint})", where)
 
 
 def _vmap(outputs: Sequence[Node | None], stacked: Mapping[int, Node]) -> list[Node | None]:

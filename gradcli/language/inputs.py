@@ -3,6 +3,8 @@ turned into a numpy array, sized before anything is allocated."""
 
 from __future__ import annotations
 
+import os
+import stat
 import zipfile
 import zlib
 from pathlib import Path
@@ -14,6 +16,7 @@ from gradcli.errors import Location, SpecError, shortlist, suggest
 from gradcli.language.exact import exact_cast
 from gradcli.language.files import check_input
 from gradcli.language.limits import MAX_ELEMENTS, size_error
+from gradcli.language.npyheader import HeaderError, read_header
 
 DTYPES = ("float64", "float32", "int64", "int32", "bool")
 FLOAT_DTYPES = ("float64", "float32")
@@ -180,8 +183,8 @@ def open_arrays(path: Path, where: Location | str, shown: str, limit: int = MAX_
             magic = handle.read(6)
             if magic == b"\x93NUMPY":
                 handle.seek(0)
-                # object arrays and oversized shapes are refused before reading
-                _check_size(_header_shape(handle), label, where, limit)
+                # object arrays, oversized shapes and missing data are refused before reading
+                _check_header(handle, label, where, limit, os.fstat(handle.fileno()).st_size)
     except _Refused as exc:
         raise SpecError(f"cannot read {label} as {fmt}: {exc}", where) from None
     except OSError as exc:
@@ -194,23 +197,21 @@ def open_arrays(path: Path, where: Location | str, shown: str, limit: int = MAX_
         raise SpecError(f"cannot read {label} as {fmt}: {exc}", where) from None
 
 
-def _header_shape(handle: Any) -> tuple[int, ...]:
-    """Shape of the .npy stream at `handle`, read from its header only, so
-    that a file claiming 10**12 elements is refused before numpy allocates."""
-    fmt = np.lib.format
+def _check_header(handle: Any, label: str, where: Location | str, limit: int,
+                  available: int) -> None:
+    """The .npy stream at `handle` (`available` bytes long), checked from its
+    header only, so that a file claiming 10**12 elements, or more data than
+    it holds, is refused before numpy allocates."""
     try:
-        version = fmt.read_magic(handle)
-        if version == (1, 0):
-            shape, _, dtype = fmt.read_array_header_1_0(handle)
-        elif version == (2, 0):
-            shape, _, dtype = fmt.read_array_header_2_0(handle)
-        else:
-            shape, _, dtype = fmt._read_array_header(handle, version)
-    except (*READ_ERRORS, SyntaxError, AttributeError) as exc:
+        header = read_header(handle)
+    except HeaderError as exc:
         raise _Refused(str(exc)) from None
-    if dtype.hasobject or dtype.kind not in "fiub":
-        raise _Refused(f"arrays must be numeric, not {dtype}")
-    return tuple(shape)
+    if header.dtype.hasobject or header.dtype.kind not in "fiub":
+        raise _Refused(f"arrays must be numeric, not {header.dtype}")
+    _check_size(header.shape, label, where, limit)
+    if available - header.offset < header.data_bytes:
+        raise _Refused(f"its header declares {header.data_bytes} bytes of data, the file "
+                       f"holds {max(available - header.offset, 0)}")
 
 
 def read_member(loaded: Any, key: str, label: str, where: Location | str,
@@ -218,9 +219,10 @@ def read_member(loaded: Any, key: str, label: str, where: Location | str,
     """One array of an open .npz archive, sized from its header first (the
     members may be compressed: a small file can claim a huge array)."""
     try:
-        with loaded.zip.open(f"{key}.npy") as member:
-            shape = _header_shape(member)
-        _check_size(shape, f"array '{key}' of {label}", where, limit)
+        name = f"{key}.npy"
+        with loaded.zip.open(name) as member:
+            _check_header(member, f"array '{key}' of {label}", where, limit,
+                          loaded.zip.getinfo(name).file_size)
         return loaded[key]
     except (*READ_ERRORS, _Refused) as exc:
         raise SpecError(f"cannot read array '{key}' of {label}: {exc}", where) from None

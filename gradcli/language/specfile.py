@@ -3,6 +3,7 @@ input value materialised, every expression kept with its location."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, KeysView, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import numpy as np
 from gradcli.errors import Location, SpecError, suggest
 from gradcli.language.files import MAX_SPEC_BYTES, read_text
 from gradcli.language.inputs import FLOAT_DTYPES, MAX_ELEMENTS, from_mapping, literal_array
-from gradcli.language.names import check_name
+from gradcli.language.names import check_name, is_name
 from gradcli.language.tolerances import tolerance_error
 from gradcli.language.yamlread import Document, read_yaml
 
@@ -48,7 +49,7 @@ class Spec:
     name: str
     dtype: str
     inputs: dict[str, np.ndarray | ConstExpr]
-    input_at: dict[str, Location]
+    input_at: Mapping[str, Location]
     lets: tuple[Expr, ...]
     outputs: tuple[Expr, ...]
     wrt: tuple[tuple[str, Location], ...] | None
@@ -137,20 +138,40 @@ def _reserved(taken: dict[str, str]) -> dict[str, str]:
 
 
 def _inputs(doc: Document, raw: Any, dtype: str, folder: Path,
-            limit: int) -> tuple[dict[str, np.ndarray | ConstExpr], dict[str, Location]]:
+            limit: int) -> tuple[dict[str, np.ndarray | ConstExpr], Mapping[str, Location]]:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise SpecError("inputs: must be a mapping of name: value", doc.at(("inputs",)))
     values: dict[str, np.ndarray | ConstExpr] = {}
-    where_of: dict[str, Location] = {}
     for name, value in raw.items():
+        if type(value) is float and dtype in FLOAT_DTYPES and is_name(name):
+            # the common scalar, where nothing can fail: no Location is made (a
+            # spec of 200,000 scalar inputs must load in a second or two)
+            values[name] = np.array(value, dtype=dtype)
+            continue
         check_name(name, doc.key_at(("inputs", name)), "input")
-        where = doc.at(("inputs", name))
-        where_of[name] = where
-        values[name] = input_value(value, dtype, folder, where, limit,
+        values[name] = input_value(value, dtype, folder, doc.at(("inputs", name)), limit,
                                    quoted=doc.quoted.get(("inputs", name), False))
-    return values, where_of
+    return values, InputLocations(doc, values.keys())
+
+
+class InputLocations(Mapping[str, Location]):
+    """Where each input is written, made when asked for."""
+
+    def __init__(self, doc: Document, names: KeysView[str]) -> None:
+        self.doc, self.names = doc, names
+
+    def __getitem__(self, name: str) -> Location:
+        if name not in self.names:
+            raise KeyError(name)
+        return self.doc.at(("inputs", name))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 def input_value(value: Any, dtype: str, folder: Path, where: Location,

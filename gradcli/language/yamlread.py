@@ -1,107 +1,101 @@
 """YAML to plain Python values, keeping where every value and key came from.
 
-PyYAML's composed node tree carries marks; we walk it ourselves (instead of
-`safe_load`) so every later error can name FILE:LINE:COL, duplicate keys are
-errors rather than silently dropped, and alias expansion is bounded.
+We read PyYAML's parser events and build the values ourselves, in one pass
+(instead of `safe_load`), so every later error can name FILE:LINE:COL,
+duplicate keys are errors rather than silently dropped, and nesting and
+alias expansion are bounded.  The events come from libyaml's C parser when
+PyYAML has it (its wheels do): the pure-Python scanner costs some 100 µs a
+value, and a spec of 200,000 inputs must load in a second or two.  No node
+tree is composed: an anchored node's events are kept and replayed where an
+alias names it, counted against MAX_NODES.
 """
 
 from __future__ import annotations
 
 import re
+import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.events import (
+    AliasEvent,
+    CollectionStartEvent,
+    DocumentEndEvent,
+    Event,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    StreamEndEvent,
+)
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from gradcli.errors import AliasLocation, Location, SpecError
 
 Path = tuple[Any, ...]
-# A "billion laughs" document expands aliases exponentially; real specs have
-# a few hundred nodes.
+# A "billion laughs" document expands aliases exponentially; real specs use
+# a few aliases, if any.  The values written in the file are bounded by its
+# size; this bounds the values aliases add to them.
 MAX_NODES = 200_000
-# PyYAML composes nested collections recursively; a document nested a
-# million levels deep must fail with a message, not a RecursionError. Real
-# specs nest a few levels (an array literal at most 32, numpy's axis limit).
+# A document nested a million levels deep must fail with a message, not a
+# RecursionError.  Real specs nest a few levels (an array literal at most
+# 32, numpy's axis limit).
 MAX_DEPTH = 100
 PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that counts how deep the node being composed is."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.depth = 0
-        self.composed = 0
-        # (id(parent node), index) -> (alias name, mark of the use) for every
-        # `*name`: the composed tree shares the anchored node, whose marks
-        # are the anchor's, and an error must name the use as well.
-        self.alias_uses: dict[tuple[int, Any], tuple[str, yaml.Mark]] = {}
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        self.depth += 1
-        try:
-            event = self.peek_event()
-            if self.depth > MAX_DEPTH:
-                raise yaml.composer.ComposerError(
-                    None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
-            self.composed += 1
-            if self.composed > MAX_NODES:  # before the tree of a huge document is built
-                raise yaml.composer.ComposerError(
-                    None, None, f"the document has more than {MAX_NODES} values (put large "
-                    "arrays in .npy files)", event.start_mark)
-            if isinstance(event, yaml.AliasEvent) and parent is not None:
-                self.alias_uses[_child_key(parent, index)] = (event.anchor, event.start_mark)
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-
-def _child_key(parent: yaml.Node, index: Any) -> tuple[int, Any]:
-    """A child's place in its parent: a sequence's position, a mapping's key node."""
-    return id(parent), index if isinstance(index, int) else id(index)
+STR_TAG = "tag:yaml.org,2002:str"
+FLOAT_TAG = "tag:yaml.org,2002:float"
+MERGE_TAG = "tag:yaml.org,2002:merge"
+# libyaml's parser with PyYAML's safe resolver and constructor; the same
+# events from the pure-Python parser where PyYAML was built without libyaml.
+LOADER: type = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+Mark = tuple[int, int]  # 1-based line and column, made a Location when asked for
+_PROPERTIES = re.compile(r"(?:[&!]\S*\s+)+")  # `&anchor !tag ` before a value
 
 
 @dataclass(frozen=True)
 class Document:
-    """The parsed document plus the location of every value and mapping key."""
+    """The parsed document plus the location of every value and mapping key
+    (kept as (line, column) pairs: a Location each would cost more than the
+    value)."""
 
     data: Any
     file: str
-    values: dict[Path, Location] = field(default_factory=dict)
-    keys: dict[Path, Location] = field(default_factory=dict)
+    values: dict[Path, Location | Mark] = field(default_factory=dict)
+    keys: dict[Path, Location | Mark] = field(default_factory=dict)
     quoted: dict[Path, bool] = field(default_factory=dict)
+
+    def _location(self, found: Location | Mark) -> Location:
+        return found if isinstance(found, Location) else Location(self.file, *found)
 
     def at(self, path: Path) -> Location:
         """Location of the value at `path`, or of its nearest located parent."""
         for end in range(len(path), -1, -1):
             found = self.values.get(tuple(path[:end]))
             if found is not None:
-                return found
+                return self._location(found)
         return Location(self.file, 1, 1)
 
     def key_at(self, path: Path) -> Location:
-        return self.keys.get(tuple(path)) or self.at(path)
+        found = self.keys.get(tuple(path))
+        return self._location(found) if found is not None else self.at(path)
 
 
-def _mark(file: str, mark: yaml.Mark | None) -> Location:
-    if mark is None:
-        return Location(file, 1, 1)
-    return Location(file, mark.line + 1, mark.column + 1)
+def _mark(mark: yaml.Mark | None) -> Mark:
+    return (1, 1) if mark is None else (mark.line + 1, mark.column + 1)
 
 
 def read_yaml(text: str, file: str) -> Document:
+    loader = LOADER(text)
     try:
-        loader = _Loader(text)
-        try:
-            root = loader.get_single_node()
-        finally:
-            loader.dispose()
+        reader = _Reader(loader, file, text)
+        data = reader.document()
     except RecursionError:  # defence in depth: MAX_DEPTH should come first
         raise SpecError(f"invalid YAML: nested too deeply (more than {MAX_DEPTH} levels)",
                         Location(file, 1, 1)) from None
     except yaml.MarkedYAMLError as exc:
-        where = _mark(file, exc.problem_mark or exc.context_mark)
+        where = Location(file, *_mark(exc.problem_mark or exc.context_mark))
         problem = exc.problem or exc.context or "invalid YAML"
         raise SpecError(f"invalid YAML: {problem}", where) from None
     except yaml.reader.ReaderError as exc:  # a character YAML forbids (NUL, ...)
@@ -110,90 +104,204 @@ def read_yaml(text: str, file: str) -> Document:
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {' '.join(str(exc).split())}",
                         Location(file, 1, 1)) from None
-    doc = Document(None, file)
-    if root is None:
-        return doc
-    counter = [0]
-    data = _convert(root, (), doc, loader, counter)
-    return Document(data, file, doc.values, doc.keys, doc.quoted)
+    finally:
+        loader.dispose()
+    return Document(data, file, reader.values, reader.keys, reader.quoted)
 
 
-def _position(file: str, text: str, position: int) -> Location:
-    """FILE:LINE:COL of a character index (PyYAML's reader errors carry only that)."""
+def _position(file: str, text: str, offset: int) -> Location:
+    """FILE:LINE:COL of a reader error, which carries only an offset: in
+    bytes of the UTF-8 text from libyaml, in characters from PyYAML's own
+    reader; columns count characters."""
+    position = len(text.encode("utf-8", "surrogatepass")[:offset].decode("utf-8", "ignore")) \
+        if LOADER is not yaml.SafeLoader else offset
     line = text.count("\n", 0, position) + 1
     return Location(file, line, position - (text.rfind("\n", 0, position) + 1) + 1)
 
 
-_PROPERTIES = re.compile(r"(?:[&!]\S*\s+)+")  # `&anchor !tag ` before a value
+class _Reader:
+    """One document's values from the parser's events.  `next` yields the
+    events of the node being read: the parser's, or a recorded node's when
+    an alias is being expanded."""
 
+    def __init__(self, loader: Any, file: str, text: str) -> None:
+        self.loader, self.file, self.text = loader, file, text
+        # (alias, location of its use) while an alias's node is replayed: a
+        # value there is located at the use, and at the anchored text
+        self.via: tuple[str, Location] | None = None
+        self.values: dict[Path, Location | Mark] = {}
+        self.keys: dict[Path, Location | Mark] = {}
+        self.quoted: dict[Path, bool] = {}
+        self.anchors: dict[str, list[Event]] = {}
+        self.recording: list[list[Event]] = []   # events of anchored nodes still open
+        self.expanded = 0                        # values made by expanding aliases
+        self.constructors = loader.yaml_constructors
 
-def _where(doc: Document, loader: _Loader, node: yaml.Node,
-           via: tuple[str, Location] | None) -> Location:
-    """Where a node's value starts: PyYAML's mark of an anchored or tagged
-    node is the `&`, so its columns are moved past `&name ` to the value."""
-    mark = node.start_mark
-    own = _mark(doc.file, mark)
-    text = getattr(loader, "buffer", "")
-    if isinstance(text, str) and text[mark.index:mark.index + 1] in ("&", "!"):
-        skipped = _PROPERTIES.match(text, mark.index)
-        if skipped and "\n" not in skipped.group():
-            own = own.shifted(len(skipped.group()))
-    return own if via is None else AliasLocation(via[1], via[0], own)
+    def error(self, message: str, mark: yaml.Mark | None,
+              event: Event | None = None) -> SpecError:
+        where = self.where(event) if event is not None else None
+        return SpecError(message, Location(self.file, *_mark(mark)) if where is None
+                         else self.located(where))
 
+    def located(self, found: Location | Mark) -> Location:
+        return found if isinstance(found, Location) else Location(self.file, *found)
 
-def _convert(node: yaml.Node, path: Path, doc: Document, loader: _Loader,
-             counter: list[int], via: tuple[str, Location] | None = None) -> Any:
-    """`via`: (alias, location of its use) when this node is reached through `*alias`."""
-    counter[0] += 1
-    if len(path) > MAX_DEPTH:  # aliases can nest deeper than any one definition
-        raise SpecError(f"invalid YAML: nested more than {MAX_DEPTH} levels deep "
-                        "(through aliases)", _where(doc, loader, node, via))
-    if counter[0] > MAX_NODES:
-        raise SpecError(f"the document expands to more than {MAX_NODES} values "
-                        "(YAML aliases repeated too often)", _where(doc, loader, node, via))
-    doc.values.setdefault(path, _where(doc, loader, node, via))
-    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in PLAIN_TAGS:
-        # `!!python/object/apply:os.system [...]` on a list: safe_load refuses
-        # it, and so do we (walking the nodes ourselves must not ignore tags)
-        raise SpecError(f"cannot read this value: YAML tag {node.tag!r} is not supported",
-                        _mark(doc.file, node.start_mark))
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key_at = _where(doc, loader, key_node, via)
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise SpecError("mapping keys must be plain names", key_at)
-            key = _construct(loader, key_node, key_at)
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                raise SpecError("YAML merge keys (<<) are not supported", key_at)
-            if key in out:
-                raise SpecError(f"duplicate key '{key}'", key_at)
-            doc.keys[path + (key,)] = key_at
-            out[key] = _convert(value_node, path + (key,), doc, loader, counter,
-                                _via(doc, loader, node, key_node, via))
+    def where(self, event: Event) -> Location | Mark:
+        """Where an event's value starts: a mark of an anchored or tagged node
+        is the `&`, so its columns are moved past `&name !tag `; through an
+        alias, the use and the anchored text (AliasLocation)."""
+        mark = event.start_mark
+        own: Location | Mark = _mark(mark)
+        if getattr(event, "anchor", None) is not None or \
+                getattr(event, "tag", None) not in (None, "!"):
+            skipped = _PROPERTIES.match(self.text, mark.index)
+            if skipped and "\n" not in skipped.group():
+                own = (own[0], own[1] + len(skipped.group()))
+        if self.via is None:
+            return own
+        return AliasLocation(self.via[1], self.via[0], self.located(own))
+
+    def parsed(self) -> Event:
+        event = self.loader.get_event()
+        for events in self.recording:
+            events.append(event)
+        return event
+
+    def document(self) -> Any:
+        loader = self.loader
+        loader.get_event()  # stream start
+        if loader.check_event(StreamEndEvent):
+            return None
+        loader.get_event()  # document start
+        data = self.value(self.parsed(), (), self.parsed, False)
+        end = loader.get_event()
+        if not isinstance(end, DocumentEndEvent) or not loader.check_event(StreamEndEvent):
+            where = loader.peek_event() if isinstance(end, DocumentEndEvent) else end
+            raise yaml.composer.ComposerError(
+                None, None, "expected a single document in the stream, but found another "
+                "document", where.start_mark)
+        return data
+
+    def value(self, event: Event, path: Path, next_event: Callable[[], Event],
+              replay: bool) -> Any:
+        """The value whose first event is `event`, at `path`."""
+        if isinstance(event, AliasEvent):
+            events = self.anchors.get(event.anchor)
+            if events is None:
+                raise self.error(f"invalid YAML: found undefined alias {event.anchor!r}"
+                                 if not any(e[0].anchor == event.anchor for e in self.recording)
+                                 else f"invalid YAML: alias *{event.anchor} is used inside "
+                                 "the node it names", event.start_mark)
+            stream = iter(events)
+            outer = self.via
+            self.via = (event.anchor, Location(self.file, *_mark(event.start_mark)))
+            try:
+                return self.value(next(stream), path, stream.__next__, True)
+            finally:
+                self.via = outer
+        if replay:
+            self.expanded += 1
+            if self.expanded > MAX_NODES:
+                raise self.error(f"the document expands to more than {MAX_NODES} values beyond "
+                                 "those written (YAML aliases repeated too often)",
+                                 event.start_mark, event)
+        elif event.anchor is not None:
+            self.anchor(event)
+        self.values.setdefault(path, self.where(event))
+        if isinstance(event, ScalarEvent):
+            self.quoted[path] = event.style in ("'", '"')
+            return self.scalar(event, self.tag(event))
+        if len(path) >= MAX_DEPTH:  # aliases can nest deeper than any one definition
+            raise self.error(f"invalid YAML: nested more than {MAX_DEPTH} levels deep"
+                             + (" (through aliases)" if replay else ""), event.start_mark,
+                             event)
+        kind = MappingNode if isinstance(event, MappingStartEvent) else SequenceNode
+        tag = event.tag if event.tag not in (None, "!") else \
+            self.loader.resolve(kind, None, event.implicit)
+        if tag not in PLAIN_TAGS:
+            # `!!python/object/apply:os.system [...]` on a list: safe_load refuses
+            # it, and so do we (reading the events ourselves must not ignore tags)
+            raise self.error(f"cannot read this value: YAML tag {tag!r} is not supported",
+                             event.start_mark)  # at the tag itself
+        out = self.mapping(path, next_event, replay) if kind is MappingNode else \
+            self.sequence(path, next_event, replay)
+        if not replay and event.anchor is not None:
+            self.anchors[event.anchor] = self.recording.pop()
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, path + (i,), doc, loader, counter, _via(doc, loader, node, i, via))
-                for i, item in enumerate(node.value)]
-    doc.quoted[path] = node.style in ("'", '"')
-    return _construct(loader, node, _where(doc, loader, node, via))
 
+    def anchor(self, event: Event) -> None:
+        """Keep the events of an anchored node (a collection's as they come)."""
+        if event.anchor in self.anchors or any(e[0].anchor == event.anchor
+                                               for e in self.recording):
+            raise self.error(f"invalid YAML: found duplicate anchor {event.anchor!r}",
+                             event.start_mark)
+        if isinstance(event, ScalarEvent):
+            self.anchors[event.anchor] = [event]
+        else:
+            self.recording.append([event])
 
-def _via(doc: Document, loader: _Loader, parent: yaml.Node, index: Any,
-         via: tuple[str, Location] | None) -> tuple[str, Location] | None:
-    """The alias a child is reached through: its own `*use`, else its parent's."""
-    use = loader.alias_uses.get(_child_key(parent, index))
-    return via if use is None else (use[0], _mark(doc.file, use[1]))
+    def sequence(self, path: Path, next_event: Callable[[], Event], replay: bool) -> list[Any]:
+        out: list[Any] = []
+        while not isinstance(event := next_event(), SequenceEndEvent):
+            out.append(self.value(event, path + (len(out),), next_event, replay))
+        return out
 
+    def mapping(self, path: Path, next_event: Callable[[], Event], replay: bool
+                ) -> dict[Any, Any]:
+        out: dict[Any, Any] = {}
+        while not isinstance(event := next_event(), MappingEndEvent):
+            aliased = isinstance(event, AliasEvent) and \
+                len(self.anchors.get(event.anchor, ())) == 1
+            if aliased:
+                event = self.anchors[event.anchor][0]  # an alias of a scalar as a key
+            if isinstance(event, (CollectionStartEvent, AliasEvent)):
+                raise self.error("mapping keys must be plain names", event.start_mark, event)
+            if event.anchor is not None and not (replay or aliased):
+                self.anchor(event)
+            tag = self.tag(event)
+            if tag == MERGE_TAG:
+                raise self.error("YAML merge keys (<<) are not supported", event.start_mark,
+                                 event)
+            key = self.scalar(event, tag)
+            if key in out:
+                raise self.error(f"duplicate key '{key}'", event.start_mark, event)
+            self.keys[path + (key,)] = self.where(event)
+            out[key] = self.value(next_event(), path + (key,), next_event, replay)
+        return out
 
-def _construct(loader: yaml.SafeLoader, node: yaml.Node, where: Location) -> Any:
-    """A scalar's value under safe_load rules: unknown tags (!!python/...) are errors."""
-    try:
-        return loader.construct_object(node)
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(f"cannot read this value: {problem}", where) from None
-    except ValueError as exc:  # an integer of more than 4300 digits (Python's limit)
-        digits = sum(c.isdigit() for c in str(node.value))
-        reason = f"a number of {digits} digits is too long" if "digits" in str(exc) else exc
-        raise SpecError(f"cannot read this value: {reason}", where) from None
+    def tag(self, event: ScalarEvent) -> str:
+        if event.tag is None or event.tag == "!":
+            return self.loader.resolve(ScalarNode, event.value, event.implicit)
+        return event.tag
+
+    def scalar(self, event: ScalarEvent, tag: str) -> Any:
+        """A scalar's value under safe_load rules: unknown tags (!!python/...)
+        are errors.  Strings and plain floats are made here, other tags by
+        their constructor, called directly (construct_object would remember
+        every node); anything unusual goes the long way."""
+        text = event.value
+        if tag == STR_TAG:
+            return text
+        if tag == FLOAT_TAG and "_" not in text and ":" not in text:
+            try:
+                return float(text)  # what the constructor ends with; not .inf, .nan
+            except ValueError:
+                pass
+        loader = self.loader
+        node = ScalarNode(tag, text, event.start_mark, event.end_mark, event.style)
+        try:
+            make = self.constructors.get(tag)
+            value = make(loader, node) if make is not None else loader.construct_object(node)
+            if isinstance(value, types.GeneratorType):  # a collection's tag on a scalar
+                value = loader.construct_object(node)
+            return value
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise self.error(f"cannot read this value: {problem}", event.start_mark,
+                             event) from None
+        except ValueError as exc:  # an integer of more than 4300 digits (Python's limit)
+            digits = sum(c.isdigit() for c in text)
+            reason = (f"a number of {digits} digits is too long (Python converts at most 4300)"
+                      if "digits" in str(exc) else exc)
+            raise self.error(f"cannot read this value: {reason}", event.start_mark,
+                             event) from None

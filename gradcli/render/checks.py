@@ -110,8 +110,8 @@ def render_symbolic_text(report: Any, latex: bool) -> bytes:
     out = [f"# {line}" for line in report.summary]
     for form, title, matrix in zip(report.forms, report.titles, report.matrices):
         out.append("")
-        sampled = (f", sampled {len(form.labels)} of {form.total} components"
-                   if len(form.labels) < form.total else "")
+        sampled = (f", sampled {form.picked} of {form.total} components"
+                   if form.picked < form.total else "")
         count = f"{form.total} component{'s' if form.total != 1 else ''}"
         out.append(f"{title}  ({count}{sampled})")
         for sym, expr in form.shared:
@@ -119,6 +119,8 @@ def render_symbolic_text(report: Any, latex: bool) -> bytes:
         for label, tex, expr in zip(form.labels, form.latex_labels, form.exprs):
             key = f"\\frac{{\\partial}}{{\\partial {tex}}}" if latex else f"d/d{label}"
             out.append(f"  {key} = {show(expr)}")
+        if form.skipped is not None:
+            out.append(f"  SKIPPED: {form.skipped}")
         lets, text = matrix
         if text is None:
             out.append("  matrix form: None (unconnected: every derivative is 0)")
@@ -140,9 +142,10 @@ def render_symbolic_json(report: Any, latex: bool) -> bytes:
     sources = {}
     for form, title, (lets, text) in zip(report.forms, report.titles, report.matrices):
         sources[form.source] = {
-            "title": title, "components": form.total, "sampled": len(form.labels) < form.total,
+            "title": title, "components": form.total, "sampled": form.picked < form.total,
             "shared": {str(sym): show(expr) for sym, expr in form.shared},
             "derivatives": {label: show(expr) for label, expr in zip(form.labels, form.exprs)},
+            "skipped": form.skipped,
             "matrix": None if text is None else {"lets": dict(lets), "expression": text}}
     document = {"command": "symbolic", "latex": latex, "summary": list(report.summary),
                 "symbolic": sources}

@@ -23,6 +23,7 @@ from gradcli.errors import GradcliError, SpecError
 from gradcli.verify.compare import Outcome, Row, Worst, compare_arrays
 from gradcli.verify.expect import DEFAULT_TOLERANCES, compare, tolerances
 from gradcli.verify.quantities import KINDS, Expected, Quantity, expect_at, parse_what, quantities
+from gradcli.verify.sympy_budget import SECONDS as SYMPY_SECONDS
 
 __all__ = ["KINDS", "METHODS", "Options", "Outcome", "Quantity", "Row", "SpecReport", "Worst",
            "check_file", "check_problem", "compare_arrays", "parse_what", "quantities"]
@@ -60,6 +61,7 @@ class Options:
     max_symbolic: int = DEFAULT_MAX_SYMBOLIC
     methods: tuple[str, ...] = METHODS
     wrt: tuple[str, ...] | None = None   # exactly these sources (--wrt)
+    sympy_seconds: float = SYMPY_SECONDS  # per quantity (--sympy-seconds)
 
 
 # ---- engine values ---------------------------------------------------------------------
@@ -130,7 +132,7 @@ def check_problem(problem: Any, options: Options, reference: Any | None = None) 
     got = engine_values(problem, [q for q, _ in items])
     ref = reference if reference is not None else reference_problem(problem)
     methods = References(ref, [q for q, _ in items], options.max_symbolic, FD_LIMIT,
-                         options.methods)
+                         options.methods, options.sympy_seconds)
     rows: list[Row] = []
     for q, expected in items:
         value = got[q.key]

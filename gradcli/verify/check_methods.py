@@ -5,8 +5,9 @@ differences (method b, finite_diff.py), both of the reference graph
 a leaf) and never of the engine's derivative programs.
 
 Samples: finite differences look at up to `fd_limit` units of a quantity
-(all of them below it), sympy at up to `max_symbolic` elements drawn from
-those units, so every element sympy compares has the kink flag the finite
+(all of them below it; fewer on a large graph, so that one quantity's
+stencils evaluate at most FD_WORK elements), sympy at up to `max_symbolic`
+elements drawn from those units, so every element sympy compares has the kink flag the finite
 differences computed for it: both leave out exactly the same components,
 with the same note.
 
@@ -28,10 +29,17 @@ from gradcli.verify.compare import Row, element_row
 from gradcli.verify.finite_diff import FiniteDifferences, Layout, Unsupported
 from gradcli.verify.quantities import Quantity
 from gradcli.verify.reference import Reference
-from gradcli.verify.symbolic import sample
-from gradcli.verify.sympy_ref import Skip, SympyReference
+from gradcli.verify.symbolic import graph_elements, sample
+from gradcli.verify.sympy_budget import SECONDS
+from gradcli.verify.sympy_ref import Skip, SympyReference, Values
 
 FD_INCONCLUSIVE = 1e-3
+# Elements evaluated by one quantity's stencils at most (units x stencil
+# points x the elements of the reference graph), a few seconds of numpy: a
+# spec of 10**4 elements gets its 1024 units, one of 10**6 elements ~20.  At
+# least one unit is always differenced (24 evaluations of the spec).
+FD_WORK = 500_000_000
+FD_POINTS = 24  # points per unit of a first-order stencil (12) or a Hessian's (24)
 
 
 def _kink_note(kinks: Sequence[frozenset[str]], mask: np.ndarray) -> str:
@@ -39,18 +47,55 @@ def _kink_note(kinks: Sequence[frozenset[str]], mask: np.ndarray) -> str:
     return "straddles a kink (" + ", ".join(ops) + ")"
 
 
+def _late(found: Values) -> tuple[np.ndarray, str]:
+    """The elements sympy's time budget did not reach."""
+    return ~found.done, f"not computed: {found.why}"
+
+
 class References:
     """Sympy and finite-difference references for one problem at one point."""
 
     def __init__(self, problem: Any, items: Sequence[Quantity], max_symbolic: int,
-                 fd_limit: int, methods: Sequence[str] = ("sympy", "fd")) -> None:
+                 fd_limit: int, methods: Sequence[str] = ("sympy", "fd"),
+                 sympy_seconds: float = SECONDS) -> None:
         keys = [k for q in items for k in (q.source, q.other) if k is not None]
         self.ref = Reference(problem, keys)
         self.limit = max_symbolic
-        self.fd_limit = fd_limit
+        stops = {id(n) for n in self.ref.leaves.values()}
+        size = graph_elements(list(self.ref.nodes.values()), stops)
+        self.fd_limit = int(max(1, min(fd_limit, FD_WORK // (FD_POINTS * max(size, 1)))))
         self.methods = tuple(methods)
         self.fd = FiniteDifferences(self.ref)
-        self.sympy = SympyReference(self.ref, [q.output for q in items if q.kind == "value"])
+        self.sympy = SympyReference(self.ref, [q.output for q in items if q.kind == "value"],
+                                    sympy_seconds, self._differentiated(items))
+
+    def _differentiated(self, items: Sequence[Quantity]) -> dict[str, set[int]]:
+        """The leaf elements sympy differentiates by: its symbols.  Every other
+        element is lowered as a number, so a spec of 10**5 elements lowers as
+        fast as numbers build (sin of a new symbol costs sympy 100 µs, of a
+        number 8 µs).  A nested order differentiates the sum of the previous
+        one, so it needs every component of its source."""
+        wanted: dict[str, set[int]] = {}
+
+        def add(src: Any, positions: np.ndarray) -> None:
+            wanted.setdefault(src.leaf.attrs["name"], set()).update(int(p) for p in positions)
+
+        for q in items:
+            if q.kind == "value" or "sympy" not in self.methods:
+                continue
+            src = self.ref.sources[q.source]
+            if q.kind == "orders" and q.order > 1:
+                add(src, src.positions)
+                continue
+            layout = self.fd.layout(q)
+            elements = self.sympy_elements(q, layout)
+            if q.kind == "hessian":
+                other = self.ref.sources[q.other]
+                add(src, src.positions[elements // layout.n])
+                add(other, other.positions[elements % layout.n])
+            else:
+                add(src, src.positions[layout.unit_of(elements)])
+        return wanted
 
     # ---- samples ------------------------------------------------------------------
 
@@ -88,17 +133,19 @@ class References:
             if q.kind == "value":
                 shape = self.ref.nodes[q.output].shape
                 elements = sample(int(np.prod(shape, dtype=np.int64)), self.limit, q.key).flat
-                ref = self.sympy.values(q, elements, 1)
-                return element_row(q.key, "sympy", got, shape, elements, ref, rtol, atol,
-                                   excluded=self._undefined(got, elements, ref))
+                found = self.sympy.compute(q, elements, 1)
+                return element_row(q.key, "sympy", got, shape, elements, found.ref, rtol, atol,
+                                   excluded=[_late(found)] + self._undefined(got, elements,
+                                                                            found.ref))
             layout = self.fd.layout(q)
             elements = self.sympy_elements(q, layout)
-            ref = self.sympy.values(q, elements, layout.n)
+            found = self.sympy.compute(q, elements, layout.n)
         except Skip as why:
             return Row(q.key, "sympy", "SKIP", np.nan, np.nan, 0, 0, str(why))
         flags, kinks = self._kinks(q, layout, elements)
-        excluded = [(flags, _kink_note(kinks, flags))] + self._undefined(got, elements, ref)
-        return element_row(q.key, "sympy", got, layout.shape, elements, ref, rtol, atol,
+        excluded = [_late(found), (flags, _kink_note(kinks, flags))] + \
+            self._undefined(got, elements, found.ref)
+        return element_row(q.key, "sympy", got, layout.shape, elements, found.ref, rtol, atol,
                            excluded=excluded)
 
     @staticmethod

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gradcli.engine.transforms import check_order
 from gradcli.errors import SpecError, suggest
 
 KINDS = ("value", "grad", "orders", "jacobian", "hessian")
@@ -139,6 +140,7 @@ def _orders(problem: Any, expect: dict, at: Any, sources: list[str], keep: Any,
         if isinstance(order, bool) or not isinstance(order, int) or order < 1:
             raise SpecError(f"expect: orders keys must be integers >= 1, got {order!r}",
                             expect_at(problem, "orders", order))
+        check_order(order, expect_at(problem, "orders", order))
         wanted = _mapping(wanted, f"orders.{order}", expect_at(problem, "orders", order))
         for key in [k for k in wanted if keep(k)] or sources:
             found.append((Quantity("orders", f"orders.{order}.{key}", source=key,

@@ -14,7 +14,7 @@ sympy is imported inside functions only: importing this module is cheap, and
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,6 @@ import numpy as np
 
 from gradcli.engine.graph import Node
 from gradcli.engine.ops import TABLE
-from gradcli.engine.sources import Source
 from gradcli.errors import SpecError
 from gradcli.verify.lowering_exceptions import OVERRIDES
 
@@ -37,6 +36,9 @@ SIMPLIFY_OPS = 60
 # Digits of the numbers substituted when evaluating at a point: well beyond
 # float64, so the symbolic reference is not limited by float64 rounding.
 CHECK_DIGITS = 30
+# Elements of an elementwise node lowered between two checks of a time budget
+# (about a tenth of a second of sympy).
+PIECE = 1000
 
 
 def element_label(name: str, index: Sequence[int]) -> str:
@@ -160,24 +162,46 @@ def graph_elements(outputs: Sequence[Node], stops: Mapping[int, Any] | set[int])
 
 
 def lower(outputs: Sequence[Node], given: Mapping[int, np.ndarray],
-          digits: int | None = None) -> list[np.ndarray]:
+          digits: int | None = None, check: Callable[[], None] | None = None
+          ) -> list[np.ndarray]:
     """Object arrays of sympy expressions for `outputs`.
 
     `given` maps id(node) to the object array standing for that node: every
     input leaf the outputs reach, and any intermediate node to be treated as
-    independent (a `let` source), below which nothing is lowered.
+    independent (a `let` source), below which nothing is lowered.  `check`
+    is called before each node (a time budget raises there).
     """
     env: dict[int, np.ndarray] = dict(given)
     for node in _schedule(outputs, given):
+        if check is not None:
+            check()
         if node.op == "input":
             raise SpecError(f"internal: no symbolic value for input '{node.attrs['name']}'")
         if node.op == "const":
             env[id(node)] = numbers(node.attrs["value"], digits)
             continue
         rule = OVERRIDES.get(node.op, TABLE[node.op].sympy)
-        result = rule(*(env[id(i)] for i in node.inputs), **node.attrs)
+        args = [env[id(i)] for i in node.inputs]
+        if check is not None and getattr(rule, "elementwise", False) and node.size > PIECE:
+            result = _in_pieces(rule, args, node, check)
+        else:
+            result = rule(*args, **node.attrs)
         env[id(node)] = _sympified(result, digits)
     return [env[id(o)] for o in outputs]
+
+
+def _in_pieces(rule: Callable[..., np.ndarray], args: Sequence[np.ndarray], node: Node,
+               check: Callable[[], None]) -> np.ndarray:
+    """An elementwise rule applied PIECE elements at a time, `check` between
+    pieces: sin of 10**5 numbers is half a minute of sympy, past any budget."""
+    flat = [a.reshape(-1) for a in np.broadcast_arrays(
+        *(np.asarray(a, dtype=object) for a in args))]
+    out = np.empty(node.size, dtype=object)
+    for start in range(0, node.size, PIECE):
+        check()
+        piece = rule(*(f[start:start + PIECE] for f in flat), **node.attrs)
+        out[start:start + PIECE] = np.asarray(piece, dtype=object).reshape(-1)
+    return out.reshape(node.shape)
 
 
 # ---- sampling and evaluation ------------------------------------------------------------
@@ -223,116 +247,9 @@ def to_float(expr: Any) -> float:
     return float(value)
 
 
-# ---- closed forms ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ClosedForm:
-    """The derivative of the sum of the selected outputs by each sampled
-    component of one source, with the subexpressions sympy.cse shares."""
-
-    source: str
-    labels: tuple[str, ...]
-    latex_labels: tuple[str, ...]
-    shared: tuple[tuple[Any, Any], ...]   # (symbol, expression) from sympy.cse
-    exprs: tuple[Any, ...]                # each in terms of the shared symbols
-    total: int
-
-
 def component_indices(shape: Sequence[int], index: tuple[Any, ...] | None) -> np.ndarray:
     """Base-array multi-indices (rows) of a source's component elements, in order."""
     flat = np.arange(int(np.prod(shape, dtype=np.int64))).reshape(tuple(shape))
     chosen = flat if index is None else flat[index]
     return np.stack(np.unravel_index(np.ravel(chosen), tuple(shape)), axis=-1) \
         if len(shape) else np.zeros((1, 0), dtype=np.int64)
-
-
-def problem_symbols(problem: Any, source: Source | None,
-                    used: set[int]) -> dict[int, np.ndarray]:
-    """Every float input the graph uses as symbols and every integer input as
-    numbers; with a `let` source, that node as its own symbols (its upstream
-    is not lowered)."""
-    given: dict[int, np.ndarray] = {}
-    for name, node in problem.leaves.items():
-        if id(node) in used:
-            given[id(node)] = symbols(name, node.shape) if node.is_float \
-                else numbers(problem.values[name], None)
-    if source is not None and source.node.op != "input":
-        given[id(source.node)] = symbols(source.name, source.node.shape)
-    return given
-
-
-def closed_forms(problem: Any, sources: Sequence[Source], chosen: Sequence[tuple[str, Node]],
-                 limit: int, cse: bool = True, prefix: str = "t") -> list[ClosedForm]:
-    """d(sum of chosen outputs)/d(component) for every (sampled) component of each source.
-
-    Sources that are inputs share one lowering; a `let` source is lowered on
-    its own with that node as symbols (its gradient is the adjoint there)."""
-    import sympy
-
-    nodes = [node for _, node in chosen]
-    lowered: dict[str | None, tuple[dict[int, np.ndarray], Any]] = {}
-    forms = []
-    for source in sources:
-        group = None if source.node.op == "input" else source.name
-        if group not in lowered:
-            stops = {id(n) for n in problem.leaves.values()} | {id(source.node)} if group \
-                else {id(n) for n in problem.leaves.values()}
-            size = graph_elements(nodes, stops)
-            if size > MAX_GRAPH_ELEMENTS:
-                raise SpecError(f"the graph has {size} elements, too many to lower to sympy "
-                                f"(limit {MAX_GRAPH_ELEMENTS}); gradcli graph --grad prints "
-                                "its derivative program instead", "SPEC")
-            used = {id(n) for n in reached(nodes, stops)}
-            given = problem_symbols(problem, source if group else None, used)
-            arrays = lower(nodes, given)
-            lowered[group] = (given, sympy.Add(*[e for a in arrays for e in np.ravel(a)]))
-        given, total = lowered[group]
-        rows = component_indices(source.node.shape, source.index)
-        picked = sample(len(rows), limit, f"symbolic:{source.key}")
-        sym_array = given.get(id(source.node))
-        if sym_array is None:  # the outputs never reach it: every derivative is 0
-            sym_array = symbols(source.name, source.node.shape)
-        labels, latex, exprs = [], [], []
-        for k in picked.flat:
-            index = tuple(int(i) for i in rows[k])
-            labels.append(element_label(source.name, index))
-            latex.append(latex_label(source.name, index))
-            exprs.append(_tidy(sympy.diff(total, sym_array[index])))
-        shared: list[tuple[Any, Any]] = []
-        if cse and exprs:
-            shared, exprs = sympy.cse(exprs, symbols=sympy.numbered_symbols(prefix))
-        forms.append(ClosedForm(source.key, tuple(labels), tuple(latex), tuple(shared),
-                                tuple(exprs), picked.total))
-    return forms
-
-
-def _tidy(expr: Any) -> Any:
-    import sympy
-
-    return sympy.simplify(expr) if sympy.count_ops(expr) <= SIMPLIFY_OPS else expr
-
-
-def latex_names(forms: Sequence[ClosedForm]) -> dict[Any, str]:
-    """LaTeX spellings a[0,1] -> a_{0,1} for every symbol in the forms."""
-    names: dict[Any, str] = {}
-    for form in forms:
-        for expr in list(form.exprs) + [e for _, e in form.shared]:
-            for sym in getattr(expr, "free_symbols", ()):
-                text = sym.name
-                if "[" in text and text.endswith("]"):
-                    base, _, rest = text.partition("[")
-                    names[sym] = f"{base}_{{{rest[:-1]}}}"
-    return names
-
-
-@dataclass(frozen=True)
-class SymbolicReport:
-    """What `gradcli symbolic` prints: per source its closed forms, its title
-    and its matrix form ((temporaries, expression), expression None when the
-    source is unconnected)."""
-
-    summary: tuple[str, ...]
-    forms: tuple[ClosedForm, ...]
-    titles: tuple[str, ...]
-    matrices: tuple[tuple[tuple[tuple[str, str], ...], str | None], ...]
-    latex_names: dict[Any, str]

@@ -72,6 +72,10 @@ def expand_specs(patterns: tuple[str, ...]) -> list[str]:
 @click.option("--max-symbolic", type=click.IntRange(min=1), default=64, show_default=True,
               help="Components per quantity compared symbolically; beyond, a fixed random "
                    "sample (reported).")
+@click.option("--sympy-seconds", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True,
+              help="CPU seconds of sympy work per quantity (the spec gets 6 times as much); "
+                   "past it, the rest is reported as SKIPPED.")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default=None,
               help="Check the engine in this dtype (references stay float64).")
 @click.option("--junit", type=OutputFile("--junit", stdout=False), default=None,
@@ -81,8 +85,8 @@ def expand_specs(patterns: tuple[str, ...]) -> list[str]:
 @click.pass_context
 def check_command(ctx: click.Context, specs: tuple[str, ...], what: str | None,
                   wrt: tuple[str, ...], methods: tuple[str, ...], rtol: float | None,
-                  atol: float | None, max_symbolic: int, dtype: str | None, junit: str | None,
-                  fmt: str) -> None:
+                  atol: float | None, max_symbolic: int, sympy_seconds: float,
+                  dtype: str | None, junit: str | None, fmt: str) -> None:
     """Check every derivative of each SPEC three ways: sympy, finite
     differences and the spec's expect: block.  The references are the spec
     as written (float64, no rewrite rules), never the engine's derivative
@@ -95,7 +99,7 @@ def check_command(ctx: click.Context, specs: tuple[str, ...], what: str | None,
     from gradcli.verify.check import METHODS, Options, check_file, parse_what
 
     options = Options(parse_what(what), rtol, atol, max_symbolic, methods or METHODS,
-                      tuple(wrt) or None)
+                      tuple(wrt) or None, sympy_seconds)
     start = time.perf_counter()
     from gradcli.cli.progress import progress_bar
 
@@ -131,6 +135,10 @@ def check_command(ctx: click.Context, specs: tuple[str, ...], what: str | None,
 @click.option("--max-symbolic", type=click.IntRange(min=1), default=64, show_default=True,
               help="Components per source printed; beyond, a fixed random sample (stated).")
 @click.option("--no-cse", is_flag=True, help="Do not share common subexpressions.")
+@click.option("--sympy-seconds", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True,
+              help="CPU seconds of sympy work per source (the spec gets 6 times as much); "
+                   "past it, the rest is reported as SKIPPED.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Output format.")
 @out_option()
@@ -138,7 +146,7 @@ def symbolic_command(spec: str | None, expr: str | None, model: str | None,
         sets: tuple[str, ...],
                      outputs: tuple[str, ...], dtype: str | None, max_elements: int | None,
                      wrt: tuple[str, ...], latex: bool, max_symbolic: int, no_cse: bool,
-                     fmt: str, out: str | None, clock: Clock) -> None:
+                     sympy_seconds: float, fmt: str, out: str | None, clock: Clock) -> None:
     """Closed-form derivatives of the sum of the outputs (sympy), element by
     element, plus the matrix form read off the simplified gradient program.
 
@@ -149,14 +157,20 @@ def symbolic_command(spec: str | None, expr: str | None, model: str | None,
     from gradcli.engine.sources import target_text
     from gradcli.render.checks import render_symbolic_json, render_symbolic_text
     from gradcli.render.expression import expressions, temp_prefix
-    from gradcli.verify.symbolic import SymbolicReport, closed_forms, element_label, latex_names
+    from gradcli.verify.closed_forms import SymbolicReport, closed_forms, latex_names
+    from gradcli.verify.symbolic import element_label
 
     problem = build_problem(spec, expr, sets, dtype, max_elements, clock,
                             model=model)
     chosen = problem.select_outputs(list(outputs) or None)
     sources = problem.sources(list(wrt) or None)
     prefix = temp_prefix(problem.named)
-    forms = closed_forms(problem, sources, chosen, max_symbolic, not no_cse, prefix)
+    forms = closed_forms(problem, sources, chosen, max_symbolic, not no_cse, prefix,
+                         sympy_seconds)
+    for form in forms:
+        if form.skipped is not None:
+            click.echo(f"gradcli: note: symbolic: {form.source}: SKIPPED {form.skipped}",
+                       err=True)
     program = grad_program(problem, list(wrt) or None, [n for n, _ in chosen])
     matrices, notes = [], []
     for (_, key), _, node in program.results:

@@ -84,6 +84,8 @@ def sym_elementwise(build: Callable[..., Any]) -> Callable[..., np.ndarray]:
             out[index] = build(sympy, *(a[index] for a in arrays))
         return out
 
+    # each element on its own: a caller may lower a large node in pieces
+    rule.elementwise = True  # type: ignore[attr-defined]
     return rule
 
 
@@ -96,6 +98,29 @@ def sym_numpy(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
                           dtype=object)
 
     return rule
+
+
+def sym_add_over(x: np.ndarray, axes: Sequence[int]) -> np.ndarray:
+    """The sum over `axes` of an object array of sympy expressions, each as
+    one sympy.Add of its terms: numpy's own sum adds them pairwise, and every
+    sympy addition re-sorts the terms so far, which made a sum of 10,000
+    terms cost minutes."""
+    import sympy
+
+    x = np.asarray(x, dtype=object)
+    axes = [a % x.ndim for a in axes] if x.ndim else []
+    moved = np.moveaxis(x, axes, range(x.ndim - len(axes), x.ndim))
+    flat = moved.reshape(moved.shape[: x.ndim - len(axes)] + (-1,))
+    out = np.empty(flat.shape[:-1], dtype=object)
+    for index in np.ndindex(out.shape):
+        out[index] = sympy.Add(*flat[index])
+    return out
+
+
+def sym_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """matmul of object arrays (stacks of matrices), each element one sympy.Add."""
+    a, b = np.asarray(a, dtype=object), np.asarray(b, dtype=object)
+    return sym_add_over(a[..., :, :, None] * b[..., None, :, :], (-2,))
 
 
 def like_infer(value: Any, arrays: Sequence[np.ndarray]) -> np.ndarray:

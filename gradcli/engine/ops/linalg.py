@@ -22,7 +22,7 @@ from gradcli.engine.ops.common import (
     batch_elementwise,
     like_infer,
     result_dtype,
-    sym_numpy,
+    sym_matmul,
 )
 from gradcli.engine.ops.einsum import LETTERS, einsum, parse_einsum  # noqa: F401 - re-exported
 from gradcli.engine.ops.row import Attrs, Into, Primitive
@@ -267,7 +267,7 @@ ROWS = [
     Primitive("matmul", _infer_matmul, _forward_matmul, _vjp_matmul, _jvp_matmul,
               # Otherwise matrix axes are trailing and stack axes broadcast from the
               # right, so aligning ranks as for elementwise ops is exactly right.
-              _batch_matmul, sym_numpy(np.matmul),
+              _batch_matmul, sym_matmul,
               "matrix product of stacks of matrices (leading axes broadcast)",
               into=Into(_matmul_into)),
     Primitive("inv", _infer_inv, lambda a: _nan_if_singular(np.linalg.inv, a), _vjp_inv, _jvp_inv,

@@ -14,6 +14,7 @@ from gradcli.engine.ops.common import (
     infer_elementwise,
     infer_same,
     result_dtype,
+    sym_add_over,
     sym_elementwise,
     sym_numpy,
 )
@@ -361,7 +362,8 @@ ROWS = [
               lambda g, out, needs: (N.expand_to(g, out.inputs[0].shape, out.attrs["axes"]),),
               lambda t, out: None if t[0] is None else N.reduce_sum(t[0], out.attrs["axes"]),
               lambda ins, b, at: apply("sum", ins, _shift_axes(at)),
-              sym_numpy(_forward_sum), "sum over axes", into=Into(_sum_into)),
+              lambda x, *, axes: sym_add_over(x, axes), "sum over axes",
+              into=Into(_sum_into)),
     Primitive("max", _infer_reduce, _forward_max,
               lambda g, out, needs: (N.mul(N.expand_to(g, out.inputs[0].shape,
                                                        out.attrs["axes"]), _max_weights(out)),),

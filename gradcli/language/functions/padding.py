@@ -1,8 +1,9 @@
 """numpy.pad.  "constant" is the pad primitive; "edge", "reflect",
 "symmetric" and "wrap" copy existing elements, so along each axis they are
-a concatenation of slices of x.  Which element lands where is taken from
-numpy itself (np.pad of an index range), so the layout matches numpy exactly,
-including pads wider than the array."""
+a concatenation of slices of x (a gather when that would take more than
+MAX_RUNS slices).  Which element lands where is taken from numpy itself
+(np.pad of an index range), so the layout matches numpy exactly, including
+pads wider than the array."""
 
 from __future__ import annotations
 
@@ -10,16 +11,21 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.engine.graph import Node
+from gradcli.engine.graph import Node, const
 from gradcli.engine.ops import apply
 from gradcli.engine.ops import nodes as N
 from gradcli.engine.ops.structure import getitem
 from gradcli.errors import SpecError
 from gradcli.language.functions.args import number_arg, static, str_arg
 from gradcli.language.functions.context import Context, as_node, check_size
+from gradcli.language.functions.indexing import select
 from gradcli.language.functions.registry import define
 
 MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+# Up to this many slices (and a concat) per padded axis: readable programs
+# and sympy forms.  Beyond (a reflect of 3 elements by 10**6 is 10**6 runs), a
+# single gather of numpy's own index layout, which costs what numpy's pad does.
+MAX_RUNS = 32
 
 
 def pad_widths(pad_width: Any, ndim: int) -> tuple[tuple[int, int], ...]:
@@ -50,18 +56,20 @@ def _statics(value: Any) -> Any:
     return static(value)
 
 
-def _runs(indices: np.ndarray) -> list[tuple[int, int, int]]:
+def _runs(indices: np.ndarray, limit: int) -> list[tuple[int, int, int]] | None:
     """Split a list of source indices into (start, length, step) runs with
-    step -1, 0 or +1, each of which is one slice (or one broadcast element)."""
+    step -1, 0 or +1, each of which is one slice (or one broadcast element);
+    None when there are more than `limit` (each run's end is found by numpy,
+    so this costs `limit` passes over the indices at most)."""
+    steps = np.diff(indices)
     runs: list[tuple[int, int, int]] = []
-    i = 0
-    while i < len(indices):
-        step = 0
-        if i + 1 < len(indices) and abs(int(indices[i + 1]) - int(indices[i])) <= 1:
-            step = int(indices[i + 1]) - int(indices[i])
-        j = i + 1
-        while j < len(indices) and int(indices[j]) - int(indices[j - 1]) == step:
-            j += 1
+    i, n = 0, len(indices)
+    while i < n:
+        if len(runs) == limit:
+            return None
+        step = int(steps[i]) if i + 1 < n and abs(int(steps[i])) <= 1 else 0
+        breaks = np.flatnonzero(steps[i:] != step)
+        j = i + 1 + (int(breaks[0]) if breaks.size else n - 1 - i)
         runs.append((int(indices[i]), j - i, step))
         i = j
     return runs
@@ -78,14 +86,17 @@ def _take_run(x: Node, axis: int, start: int, length: int, step: int) -> Node:
     return getitem(x, lead + (slice(start, None if stop < 0 else stop, -1),))
 
 
-def _pad_axis(x: Node, axis: int, before: int, after: int, mode: str) -> Node:
+def _pad_axis(ctx: Context, x: Node, axis: int, before: int, after: int, mode: str) -> Node:
     if before == after == 0:
         return x
     n = x.shape[axis]
     if n == 0:
         raise SpecError(f"mode {mode!r} cannot pad axis {axis}: it has no elements to copy")
     source = np.pad(np.arange(n), (before, after), mode=mode)
-    parts = [_take_run(x, axis, *run) for run in _runs(source)]
+    runs = _runs(source, MAX_RUNS)
+    if runs is None:  # one gather of the whole layout instead of thousands of slices
+        return select(ctx, x, [slice(None)] * axis + [const(source)])
+    parts = [_take_run(x, axis, *run) for run in runs]
     return parts[0] if len(parts) == 1 else apply("concat", parts, {"axis": axis})
 
 
@@ -106,7 +117,7 @@ def pad(ctx: Context, x: Any, pad_width: Any, mode: Any = "constant",
             return x
         return apply("pad", (x,), {"widths": widths, "value": value})
     for axis, (before, after) in enumerate(widths):
-        x = _pad_axis(x, axis, before, after, mode)
+        x = _pad_axis(ctx, x, axis, before, after, mode)
     return x
 
 
