@@ -4,7 +4,6 @@ turned into a numpy array, sized before anything is allocated."""
 from __future__ import annotations
 
 import os
-import stat
 import zipfile
 import zlib
 from pathlib import Path
