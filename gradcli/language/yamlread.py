@@ -52,6 +52,11 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 LOADER: type = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
 Mark = tuple[int, int]  # 1-based line and column, made a Location when asked for
 _PROPERTIES = re.compile(r"(?:[&!]\S*\s+)+")  # `&anchor !tag ` before a value
+# Plain scalars that PyYAML's YAML 1.1 resolver can only make floats ("0.25",
+# "-1.5e+3"; not "1e5", a string in YAML 1.1): recognised by one match
+# instead of the resolver's walk through its expressions (a large spec is
+# mostly such numbers).  Anything else goes to the resolver.
+_PLAIN_FLOAT = re.compile(r"[-+]?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -152,8 +157,7 @@ class _Reader:
         alias, the use and the anchored text (AliasLocation)."""
         mark = event.start_mark
         own: Location | Mark = _mark(mark)
-        if getattr(event, "anchor", None) is not None or \
-                getattr(event, "tag", None) not in (None, "!"):
+        if event.anchor is not None or getattr(event, "tag", None) not in (None, "!"):
             skipped = _PROPERTIES.match(self.text, mark.index)
             if skipped and "\n" not in skipped.group():
                 own = (own[0], own[1] + len(skipped.group()))
@@ -163,8 +167,9 @@ class _Reader:
 
     def parsed(self) -> Event:
         event = self.loader.get_event()
-        for events in self.recording:
-            events.append(event)
+        if self.recording:
+            for events in self.recording:
+                events.append(event)
         return event
 
     def document(self) -> Any:
@@ -271,6 +276,8 @@ class _Reader:
 
     def tag(self, event: ScalarEvent) -> str:
         if event.tag is None or event.tag == "!":
+            if event.implicit[0] and _PLAIN_FLOAT.fullmatch(event.value):
+                return FLOAT_TAG
             return self.loader.resolve(ScalarNode, event.value, event.implicit)
         return event.tag
 
