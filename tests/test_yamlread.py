@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from gradcli.language.yamlread import _PLAIN_FLOAT, read_yaml
 
 NUMBERISH = st.text(alphabet="0123456789.+-eE_:", min_size=1, max_size=12)
+WORDISH = st.text(alphabet="abnotyfxNTYFO~_.0123456789-:<=", min_size=0, max_size=8)
 
 
 @settings(max_examples=2000, deadline=None)
@@ -27,4 +28,15 @@ def test_values_are_those_of_safe_load(text: str) -> None:
         expected = yaml.safe_load(document)
     except (yaml.YAMLError, ValueError):
         return  # the reader's refusals are tested in test_hostile*.py
+    assert read_yaml(document, "s.yaml").data == expected
+
+
+@settings(max_examples=2000, deadline=None)
+@given(WORDISH)
+def test_keys_and_words_are_those_of_safe_load(text: str) -> None:
+    document = f"k{text}: {text}\n{text or 'e'}: 1\n"
+    try:
+        expected = yaml.safe_load(document)
+    except (yaml.YAMLError, ValueError):
+        return
     assert read_yaml(document, "s.yaml").data == expected

@@ -141,6 +141,7 @@ class _Reader:
         self.recording: list[list[Event]] = []   # events of anchored nodes still open
         self.expanded = 0                        # values made by expanding aliases
         self.constructors = loader.yaml_constructors
+        self.first_chars = loader.yaml_implicit_resolvers  # first character -> resolvers
 
     def error(self, message: str, mark: yaml.Mark | None,
               event: Event | None = None) -> SpecError:
@@ -276,8 +277,12 @@ class _Reader:
 
     def tag(self, event: ScalarEvent) -> str:
         if event.tag is None or event.tag == "!":
-            if event.implicit[0] and _PLAIN_FLOAT.fullmatch(event.value):
-                return FLOAT_TAG
+            if event.implicit[0]:
+                text = event.value
+                if _PLAIN_FLOAT.fullmatch(text):
+                    return FLOAT_TAG
+                if text[:1] not in self.first_chars:  # no implicit type starts so ("x1")
+                    return STR_TAG
             return self.loader.resolve(ScalarNode, event.value, event.implicit)
         return event.tag
 
