@@ -102,6 +102,8 @@ def read_yaml(text: str, file: str) -> Document:
     except yaml.MarkedYAMLError as exc:
         where = Location(file, *_mark(exc.problem_mark or exc.context_mark))
         problem = exc.problem or exc.context or "invalid YAML"
+        if "maximum nesting depth" in problem:  # libyaml >= 0.2.5 (PyYAML 6.0.4) stops at 1000
+            problem = f"nested more than {MAX_DEPTH} levels deep"
         raise SpecError(f"invalid YAML: {problem}", where) from None
     except yaml.reader.ReaderError as exc:  # a character YAML forbids (NUL, ...)
         raise SpecError(f"invalid YAML: the character U+{exc.character:04X} is not allowed "
