@@ -27,7 +27,7 @@ shared subexpression once (`substitute`), where xreplace walks the tree.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,24 +71,34 @@ class Deadline:
         return self if left >= self.seconds else Deadline(max(left, 0.0), outer.what)
 
 
+def fold_graph(expr: Any, value: Callable[[Any, list[Any]], Any], memo: dict[int, Any],
+               keep: list[Any] | None = None) -> Any:
+    """`value(node, [values of its args])` for every node of `expr`'s graph,
+    children first, each shared subexpression once, without recursion (a
+    deep expression must not hit Python's limit).  `memo` is by id, so
+    `keep` (when given) holds on to the nodes it has seen."""
+    stack = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        key = id(node)
+        if key in memo:
+            continue
+        args = getattr(node, "args", ())
+        if args and not ready:
+            stack.append((node, True))
+            stack.extend((a, False) for a in args if id(a) not in memo)
+            continue
+        memo[key] = value(node, [memo[id(a)] for a in args])
+        if keep is not None:
+            keep.append(node)
+    return memo[id(expr)]
+
+
 def tree_size(expr: Any, limit: int) -> int:
     """Nodes of `expr` counted as a tree (a shared subexpression as often as
     it occurs), found in one walk of its graph; any count past `limit` is
     reported as limit + 1."""
-    sizes: dict[int, int] = {}
-    stack = [(expr, False)]
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        if key in sizes:
-            continue
-        args = getattr(node, "args", ())
-        if done or not args:
-            sizes[key] = min(1 + sum(sizes[id(a)] for a in args), limit + 1)
-            continue
-        stack.append((node, True))
-        stack.extend((a, False) for a in args if id(a) not in sizes)
-    return sizes[id(expr)]
+    return fold_graph(expr, lambda node, sizes: min(1 + sum(sizes), limit + 1), {})
 
 
 def substitute(expr: Any, values: Mapping[Any, Any]) -> Any:
@@ -145,24 +155,11 @@ def _symbols_of(expr: Any, found: dict[int, frozenset[Any]], keep: list[Any]
                 ) -> frozenset[Any]:
     """expr.free_symbols, each shared subexpression visited once (`found`
     is by id, so `keep` holds on to what it has seen)."""
-    stack = [(expr, False)]
-    while stack:
-        node, ready = stack.pop()
-        key = id(node)
-        if key in found:
-            continue
-        args = getattr(node, "args", ())
+    def symbols(node: Any, below: list[frozenset[Any]]) -> frozenset[Any]:
         if getattr(node, "is_Symbol", False):
-            found[key] = frozenset((node,))
-        elif not args:
-            found[key] = frozenset()
-        elif not ready:
-            stack.append((node, True))
-            stack.extend((a, False) for a in args if id(a) not in found)
-            continue
-        elif getattr(node, "bound_symbols", None):  # Subs, Lambda, ...: as sympy says
-            found[key] = frozenset(node.free_symbols)
-        else:
-            found[key] = frozenset().union(*(found[id(a)] for a in args))
-        keep.append(node)
-    return found[id(expr)]
+            return frozenset((node,))
+        if below and getattr(node, "bound_symbols", None):  # Subs, Lambda, ...: as sympy says
+            return frozenset(node.free_symbols)
+        return frozenset().union(*below)
+
+    return fold_graph(expr, symbols, found, keep)
