@@ -18,7 +18,7 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Mapping
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import numpy as np
 
@@ -69,12 +69,18 @@ def write_archive(arrays: Mapping[str, np.ndarray], stream: BinaryIO,
     of an array is made."""
     with zipfile.ZipFile(stream, mode="w", compression=zipfile.ZIP_STORED) as zipped:
         for key, arr in arrays.items():
-            info = zipfile.ZipInfo(key + ".npy", date_time=_EPOCH)
-            info.external_attr = 0o644 << 16  # a regular file, rw-r--r--, once extracted
-            with zipped.open(info, mode="w", force_zip64=True) as member:
-                np.lib.format.write_array(member, arr, allow_pickle=False)
+            with member(zipped, key) as out:
+                np.lib.format.write_array(out, arr, allow_pickle=False)
             if progress is not None and key != META_KEY:
                 progress(arr.size)
+
+
+def member(zipped: zipfile.ZipFile, key: str) -> IO[bytes]:
+    """The member `KEY.npy` open for writing, with the pinned timestamp and
+    attributes that keep the archive's bytes the same on every Python."""
+    info = zipfile.ZipInfo(key + ".npy", date_time=_EPOCH)
+    info.external_attr = 0o644 << 16  # a regular file, rw-r--r--, once extracted
+    return zipped.open(info, mode="w", force_zip64=True)
 
 
 def render_npz(result: Result) -> bytes:

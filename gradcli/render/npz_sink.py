@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import _fail, _reason
-from .sinks import ArraySpec, NpyFile, Sink, _create_temp, _publish, _target, check_space
+from .sinks import ArraySpec, NpyFile, Sink, _create_temp, _target, check_space
 
 
 class NpzSink(Sink):
@@ -54,33 +54,24 @@ class NpzSink(Sink):
         import zipfile
 
         from .jsonfmt import dumps
-        from .npz import _EPOCH, META_KEY
+        from .npz import META_KEY, member
 
-        try:
+        def finish() -> str:
             fd, tmp = _create_temp(self.folder, os.path.basename(self.target), self.temps)
             with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(
                     handle, mode="w", compression=zipfile.ZIP_STORED) as archive:
-                members = [(META_KEY, None)] + list(self.files.items())
-                for key, file in members:
-                    info = zipfile.ZipInfo(key + ".npy", date_time=_EPOCH)
-                    info.external_attr = 0o644 << 16
-                    with archive.open(info, mode="w", force_zip64=True) as member:
-                        if file is None:
-                            np.lib.format.write_array(member, np.array(dumps(self.meta)),
-                                                      allow_pickle=False)
-                            continue
+                with member(archive, META_KEY) as out:
+                    np.lib.format.write_array(out, np.array(dumps(self.meta)),
+                                              allow_pickle=False)
+                for key, file in self.files.items():
+                    with member(archive, key) as out:
                         file.finish()
-                        _copy(file, member)
+                        _copy(file, out)
                         file.close()
                         os.unlink(file.path)
-            _publish(tmp, self.target, self.folder)
-        except BaseException as exc:
-            self.abort()
-            if isinstance(exc, OSError):
-                raise _fail(self.shown, _reason(exc, self.folder)) from exc
-            raise
-        self.temps.clear()
-        self.done = True
+            return tmp
+
+        self.publish(finish)
 
     def abort(self) -> None:
         for file in self.files.values():

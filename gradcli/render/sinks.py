@@ -42,7 +42,7 @@ import mmap
 import os
 import shutil
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -212,6 +212,10 @@ class Sink:
     own failure (a signal included) aborts too, so no temporary is made
     outside the block that removes it."""
 
+    shown: str   # the path as the user wrote it, for messages
+    target: str  # the file (or Zarr folder) it names, symlinks followed
+    folder: str  # where the temporaries go: the target's own folder
+
     def __init__(self, path: str, arrays: Sequence[ArraySpec], meta: Mapping[str, Any]) -> None:
         self.path = os.fspath(path)
         self.arrays = {a.key: a for a in arrays}
@@ -231,6 +235,20 @@ class Sink:
 
     def abort(self) -> None:
         raise NotImplementedError
+
+    def publish(self, finish: Callable[[], str]) -> None:
+        """Commit: `finish()` completes the temporary and returns its path,
+        which is renamed over the target; any failure aborts (an OSError
+        becomes a located error naming the target)."""
+        try:
+            _publish(finish(), self.target, self.folder)
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, OSError):
+                raise _fail(self.shown, _reason(exc, self.folder)) from exc
+            raise
+        self.temps.clear()
+        self.done = True
 
     def remove_temps(self) -> None:
         for tmp in self.temps:
@@ -324,17 +342,14 @@ class NpySink(Sink):
 
     def commit(self) -> None:
         assert self.file is not None, "commit inside the sink's with block"
-        try:
-            self.file.finish()
-            self.file.close()
-            _publish(self.file.path, self.target, self.folder)
-        except BaseException as exc:
-            self.abort()
-            if isinstance(exc, OSError):
-                raise _fail(self.shown, _reason(exc, self.folder)) from exc
-            raise
-        self.temps.clear()
-        self.done = True
+        file = self.file
+
+        def finish() -> str:
+            file.finish()
+            file.close()
+            return file.path
+
+        self.publish(finish)
 
     def abort(self) -> None:
         if self.file is not None:
