@@ -6,7 +6,6 @@ large an array the file claims.  Nothing in a model file is executed."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import struct
@@ -17,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from test_hostile import main
 from workbound import MiB, assert_bounded, measured
 
 from gradcli.cli.group import cli
-from gradcli.cli.group import main as entry
 
 onnx = pytest.importorskip("onnx")
 h5py = pytest.importorskip("h5py")
@@ -32,18 +31,6 @@ DATA = Path(__file__).parent / "data" / "models"
 # claim arrays of 10^12 elements and members of 2^40 bytes.
 MEMORY = 64 * MiB
 NODES = 1000
-
-
-def main(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            entry(list(args))
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        else:
-            code = 0
-    return code, out.getvalue(), err.getvalue()
 
 
 def refused(args: list[str], *fragments: str) -> str:
