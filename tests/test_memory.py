@@ -7,11 +7,11 @@ base buffer busy, and concurrent calls of one program do not share buffers."""
 from __future__ import annotations
 
 import threading
-import tracemalloc
 
 import numpy as np
 import pytest
 from randprog import Seeded, program
+from workbound import peak_bytes
 
 import gradcli
 from gradcli.engine import memory
@@ -50,15 +50,6 @@ def _chain() -> tuple[list, dict[str, np.ndarray]]:
     return [out], {"x": rng.normal(size=SHAPE), "y": rng.normal(size=SHAPE)}
 
 
-def _peak_bytes(call) -> int:  # noqa: ANN001
-    tracemalloc.start()
-    try:
-        call()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_a_warm_call_allocates_its_results_only() -> None:
     outputs, values = _chain()
     program = plan(outputs)
@@ -66,8 +57,8 @@ def test_a_warm_call_allocates_its_results_only() -> None:
     # Liveness reuse: twelve (1000, 64) intermediates (plus sech2's scratch)
     # fit in a few buffers.
     assert program.pool_bytes <= 4 * NBYTES
-    first = _peak_bytes(lambda: program.run(values))
-    second = _peak_bytes(lambda: program.run(values))
+    first = peak_bytes(lambda: program.run(values))
+    second = peak_bytes(lambda: program.run(values))
     # The first call allocates the pool; the second only its one result
     # (plus Python objects: views, small ints), far below one intermediate.
     assert first >= program.pool_bytes
@@ -79,7 +70,7 @@ def test_a_warm_call_allocates_its_results_only() -> None:
 def test_per_point_hessians_allocate_no_intermediate_when_warm() -> None:
     problem = _mlp_hessians()
     problem.hessian(batch_axis=0)
-    peak = _peak_bytes(lambda: problem.hessian(batch_axis=0))
+    peak = peak_bytes(lambda: problem.hessian(batch_axis=0))
     # The (2, 1000, 64) tangent stacks are 1 MB each and the program has ~25
     # intermediates of 0.5-1 MB; the result is (1000, 2, 2) doubles (32 KB),
     # and the result's stack before reshaping (2000, 2) another 32 KB.

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import io
 import json
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from workbound import peak_bytes
 
 from gradcli.cli import support
 from gradcli.cli.group import cli
@@ -85,12 +85,7 @@ def test_writers_take_pieces_of_any_length():
 
 def _peak(fmt: str, n: int) -> int:
     result = _one(np.random.default_rng(0).standard_normal(n))
-    tracemalloc.start()
-    try:
-        write(result, fmt, Sink(), threshold=None)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    return peak_bytes(lambda: write(result, fmt, Sink(), threshold=None))
 
 
 @pytest.mark.parametrize("fmt", ["json", "yaml", "csv", "npy", "text"])

@@ -135,3 +135,13 @@ def assert_bounded(work: Work, what: Any, nodes: int, stderr: str = "") -> None:
                                             f"{work.memory / MiB:.0f} MiB")
     assert work.nodes <= nodes, (what, f"{work.nodes} graph nodes > {nodes}")
     assert not work.fifos, (what, f"opened FIFOs {work.fifos}")
+
+
+def peak_bytes(call: Callable[[], object]) -> int:
+    """The most memory Python objects held at once during `call()` (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
