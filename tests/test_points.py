@@ -344,3 +344,13 @@ def test_nested_orders_lets_and_integer_points(tmp_path: Path) -> None:
     expected = np.zeros(3)
     np.add.at(expected, labels, 3 * np.sin(x))
     np.testing.assert_allclose(json.loads(out)["grad"]["w"], expected, rtol=1e-14)
+
+
+def test_model_and_points_together_are_refused_before_any_work(tmp_path: Path) -> None:
+    np.save(tmp_path / "p.npy", POINTS)
+    model = Path(__file__).parent / "data" / "models" / "torch_mlp.onnx"
+    code, out, err = run("grad", "--model", model, "--points", f"x={tmp_path / 'p.npy'}",
+                         "-o", tmp_path / "g.npy")
+    assert code == 2 and out == "", err
+    assert err.startswith("gradcli: error: --model") and "models:" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.npy"]
