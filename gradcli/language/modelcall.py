@@ -15,9 +15,9 @@ from pathlib import Path
 from gradcli.errors import Location, SpecError
 from gradcli.language.importers import format_of, read_model
 from gradcli.language.models import imported_model
-from gradcli.language.names import NAME_CHARS
+from gradcli.language.names import is_name
 from gradcli.language.specfile import Spec, from_document
-from gradcli.language.yamlread import Document
+from gradcli.language.yamldoc import Document
 
 DEFAULT_NAME = "model"
 
@@ -25,8 +25,7 @@ DEFAULT_NAME = "model"
 def split_model_option(text: str) -> tuple[str, str]:
     """`NAME=FILE` or `FILE` -> (name, file); a path may hold '=' itself."""
     name, sep, path = text.partition("=")
-    if sep and name and not name[0].isdigit() and not set(name) - NAME_CHARS \
-            and not name.startswith("__"):
+    if sep and is_name(name):
         return name, path
     return DEFAULT_NAME, text
 

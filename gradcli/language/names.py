@@ -6,12 +6,11 @@ from typing import Any
 
 from gradcli.errors import Location, SpecError
 
-NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-
 
 def is_name(name: Any) -> bool:
-    return isinstance(name, str) and bool(name) and not name[0].isdigit() \
-        and not set(name) - NAME_CHARS and not name.startswith("__")
+    """An ASCII identifier ([A-Za-z_][A-Za-z0-9_]*) not starting with `__`."""
+    return isinstance(name, str) and name.isascii() and name.isidentifier() \
+        and not name.startswith("__")
 
 
 def check_name(name: Any, where: Location, what: str) -> str:
