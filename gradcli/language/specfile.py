@@ -15,7 +15,8 @@ from gradcli.language.files import MAX_SPEC_BYTES, read_text
 from gradcli.language.inputs import FLOAT_DTYPES, MAX_ELEMENTS, from_mapping, literal_array
 from gradcli.language.names import check_name, is_name
 from gradcli.language.tolerances import tolerance_error
-from gradcli.language.yamlread import Document, read_yaml
+from gradcli.language.yamldoc import Document
+from gradcli.language.yamlread import read_yaml
 
 TOP_KEYS = ("name", "description", "dtype", "inputs", "let", "models", "outputs", "wrt",
             "expect")
@@ -143,16 +144,24 @@ def _inputs(doc: Document, raw: Any, dtype: str, folder: Path,
         raw = {}
     if not isinstance(raw, dict):
         raise SpecError("inputs: must be a mapping of name: value", doc.at(("inputs",)))
+    # The common scalar, where nothing can fail (an int of up to 18 digits
+    # cannot overflow a float), in one pass with no Location made: a spec of
+    # 200,000 scalar inputs must load in a second or two.
+    floats: dict[str, np.ndarray] = {}
+    if dtype in FLOAT_DTYPES and all(map(is_name, raw)):
+        kind = np.dtype(dtype)
+        floats = {name: np.array(value, kind) for name, value in raw.items()
+                  if type(value) is float or (type(value) is int and -10**18 < value < 10**18)}
+    if len(floats) == len(raw):
+        return floats, InputLocations(doc, floats.keys())
     values: dict[str, np.ndarray | ConstExpr] = {}
     for name, value in raw.items():
-        if type(value) is float and dtype in FLOAT_DTYPES and is_name(name):
-            # the common scalar, where nothing can fail: no Location is made (a
-            # spec of 200,000 scalar inputs must load in a second or two)
-            values[name] = np.array(value, dtype=dtype)
-            continue
-        check_name(name, doc.key_at(("inputs", name)), "input")
-        values[name] = input_value(value, dtype, folder, doc.at(("inputs", name)), limit,
-                                   quoted=doc.quoted.get(("inputs", name), False))
+        made = floats.get(name)
+        if made is None:
+            check_name(name, doc.key_at(("inputs", name)), "input")
+            made = input_value(value, dtype, folder, doc.at(("inputs", name)), limit,
+                               quoted=doc.quoted.get(("inputs", name), False))
+        values[name] = made
     return values, InputLocations(doc, values.keys())
 
 
