@@ -227,7 +227,7 @@ def test_every_kind_documents_and_parses_its_example(name: str) -> None:
     import yaml
 
     from gradcli.language.layers import parse_layer
-    from gradcli.language.yamlread import Document
+    from gradcli.language.yamldoc import Document
 
     kind = REGISTRY[name]
     assert kind.summary and kind.example and kind.keras

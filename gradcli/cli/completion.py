@@ -137,7 +137,7 @@ def _parameters(model: str, body: Any) -> Iterable[tuple[str, bool]]:
     numpy); a layer with a mistake in it offers none."""
     from gradcli.errors import SpecError
     from gradcli.language.layers import REGISTRY, parse_layer
-    from gradcli.language.yamlread import Document
+    from gradcli.language.yamldoc import Document
 
     layers = _mapping(body).get("layers")
     doc = Document(None, "<completion>")

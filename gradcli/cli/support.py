@@ -32,7 +32,7 @@ def build_problem(spec: str | None, expr: str | None, sets: Sequence[str], dtype
     from gradcli.api import Problem
     from gradcli.cli.entry import pause
     from gradcli.language.specfile import from_document, load_file
-    from gradcli.language.yamlread import Document
+    from gradcli.language.yamldoc import Document
 
     limit = max_elements or MAX_ELEMENTS
     if spec and expr:

@@ -32,7 +32,7 @@ from gradcli.language import initializers as inits
 from gradcli.language.layers import REGISTRY, Layer, ParamSpec, parse_layer
 from gradcli.language.limits import MAX_ELEMENTS
 from gradcli.language.names import check_name
-from gradcli.language.yamlread import Document
+from gradcli.language.yamldoc import Document
 
 MODEL_KEYS = ("layers", "init", "weights", "onnx", "keras")
 INIT_KEYS = ("seed", "kernel", "bias")

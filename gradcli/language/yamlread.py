@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 import types
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -33,8 +32,9 @@ from yaml.events import (
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from gradcli.errors import AliasLocation, Location, SpecError
+from gradcli.language.yamldoc import Document, Found, Path, Positions
+from gradcli.language.yamlruns import MIN_RUN, PLAIN_FLOAT, Run, Runs, find_runs
 
-Path = tuple[Any, ...]
 # A "billion laughs" document expands aliases exponentially; real specs use
 # a few aliases, if any.  The values written in the file are bounded by its
 # size; this bounds the values aliases add to them.
@@ -50,51 +50,44 @@ MERGE_TAG = "tag:yaml.org,2002:merge"
 # libyaml's parser with PyYAML's safe resolver and constructor; the same
 # events from the pure-Python parser where PyYAML was built without libyaml.
 LOADER: type = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
-Mark = tuple[int, int]  # 1-based line and column, made a Location when asked for
 _PROPERTIES = re.compile(r"(?:[&!]\S*\s+)+")  # `&anchor !tag ` before a value
 # Plain scalars that PyYAML's YAML 1.1 resolver can only make floats ("0.25",
 # "-1.5e+3"; not "1e5", a string in YAML 1.1): recognised by one match
 # instead of the resolver's walk through its expressions (a large spec is
 # mostly such numbers).  Anything else goes to the resolver.
-_PLAIN_FLOAT = re.compile(r"[-+]?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?")
-
-
-@dataclass(frozen=True)
-class Document:
-    """The parsed document plus the location of every value and mapping key
-    (kept as (line, column) pairs: a Location each would cost more than the
-    value)."""
-
-    data: Any
-    file: str
-    values: dict[Path, Location | Mark] = field(default_factory=dict)
-    keys: dict[Path, Location | Mark] = field(default_factory=dict)
-    quoted: dict[Path, bool] = field(default_factory=dict)
-
-    def _location(self, found: Location | Mark) -> Location:
-        return found if isinstance(found, Location) else Location(self.file, *found)
-
-    def at(self, path: Path) -> Location:
-        """Location of the value at `path`, or of its nearest located parent."""
-        for end in range(len(path), -1, -1):
-            found = self.values.get(tuple(path[:end]))
-            if found is not None:
-                return self._location(found)
-        return Location(self.file, 1, 1)
-
-    def key_at(self, path: Path) -> Location:
-        found = self.keys.get(tuple(path))
-        return self._location(found) if found is not None else self.at(path)
-
-
-def _mark(mark: yaml.Mark | None) -> Mark:
+_PLAIN_FLOAT = re.compile(PLAIN_FLOAT)
+def _mark(mark: yaml.Mark | None) -> tuple[int, int]:
     return (1, 1) if mark is None else (mark.line + 1, mark.column + 1)
 
 
-def read_yaml(text: str, file: str) -> Document:
+class _Unconfirmed(Exception):
+    """A run of `name: number` lines was not where the parser read keys."""
+
+
+def read_yaml(text: str, file: str, runs: bool = True) -> Document:
+    """The document in `text`; a leading byte-order mark is not part of it
+    (libyaml drops it, and columns count from after it).  `runs=False` reads
+    every line through the parser (the tests compare the two ways)."""
+    text = text[1:] if text.startswith("\ufeff") else text
+    positions = Positions(text)
+    if runs and text.count("\n") > MIN_RUN:
+        loader = LOADER("")
+        first_chars, resolve = loader.yaml_implicit_resolvers, loader.resolve
+        found = find_runs(text, lambda names: all(
+            name[0] not in first_chars or resolve(ScalarNode, name, (True, False)) == STR_TAG
+            for name in names))
+        if found is not None:
+            try:
+                return _read(found.text, file, positions, found)
+            except (_Unconfirmed, SpecError):
+                pass  # read it again the ordinary way: the values or the error it gives
+    return _read(text, file, positions, None)
+
+
+def _read(text: str, file: str, positions: Positions, runs: Runs | None) -> Document:
     loader = LOADER(text)
     try:
-        reader = _Reader(loader, file, text)
+        reader = _Reader(loader, file, positions, runs)
         data = reader.document()
     except RecursionError:  # defence in depth: MAX_DEPTH should come first
         raise SpecError(f"invalid YAML: nested too deeply (more than {MAX_DEPTH} levels)",
@@ -113,7 +106,10 @@ def read_yaml(text: str, file: str) -> Document:
                         Location(file, 1, 1)) from None
     finally:
         loader.dispose()
-    return Document(data, file, reader.values, reader.keys, reader.quoted)
+    if runs is not None and len(reader.runs) < len(runs.by_first_key):
+        raise _Unconfirmed
+    return Document(data, file, reader.values, reader.keys, reader.quoted, positions,
+                    tuple(reader.runs))
 
 
 def _position(file: str, text: str, offset: int) -> Location:
@@ -122,28 +118,31 @@ def _position(file: str, text: str, offset: int) -> Location:
     reader; columns count characters."""
     position = len(text.encode("utf-8", "surrogatepass")[:offset].decode("utf-8", "ignore")) \
         if LOADER is not yaml.SafeLoader else offset
-    line = text.count("\n", 0, position) + 1
-    return Location(file, line, position - (text.rfind("\n", 0, position) + 1) + 1)
+    return Positions(text).location(file, position)
 
 
 class _Reader:
-    """One document's values from the parser's events.  `next` yields the
-    events of the node being read: the parser's, or a recorded node's when
-    an alias is being expanded."""
+    """One document's values from the parser's events.  Values are read with
+    a `next_event` callable: the parser's (which records the events of
+    anchored nodes while they are open), or a recorded node's when an alias
+    is being expanded (`replay`)."""
 
-    def __init__(self, loader: Any, file: str, text: str) -> None:
-        self.loader, self.file, self.text = loader, file, text
+    def __init__(self, loader: Any, file: str, positions: Positions, runs: Runs | None) -> None:
+        self.loader, self.file, self.positions = loader, file, positions
+        self.text = positions.text
         # (alias, location of its use) while an alias's node is replayed: a
         # value there is located at the use, and at the anchored text
         self.via: tuple[str, Location] | None = None
-        self.values: dict[Path, Location | Mark] = {}
-        self.keys: dict[Path, Location | Mark] = {}
+        self.values: dict[Path, Found] = {}
+        self.keys: dict[Path, Found] = {}
         self.quoted: dict[Path, bool] = {}
         self.anchors: dict[str, list[Event]] = {}
         self.recording: list[list[Event]] = []   # events of anchored nodes still open
         self.expanded = 0                        # values made by expanding aliases
         self.constructors = loader.yaml_constructors
         self.first_chars = loader.yaml_implicit_resolvers  # first character -> resolvers
+        self.pending = runs.by_first_key if runs is not None else {}
+        self.runs: list[tuple[Path, Run]] = []   # the runs confirmed, by mapping
 
     def error(self, message: str, mark: yaml.Mark | None,
               event: Event | None = None) -> SpecError:
@@ -151,19 +150,19 @@ class _Reader:
         return SpecError(message, Location(self.file, *_mark(mark)) if where is None
                          else self.located(where))
 
-    def located(self, found: Location | Mark) -> Location:
-        return found if isinstance(found, Location) else Location(self.file, *found)
+    def located(self, found: Found) -> Location:
+        return found if isinstance(found, Location) else \
+            self.positions.location(self.file, found)
 
-    def where(self, event: Event) -> Location | Mark:
+    def where(self, event: Event) -> Found:
         """Where an event's value starts: a mark of an anchored or tagged node
-        is the `&`, so its columns are moved past `&name !tag `; through an
-        alias, the use and the anchored text (AliasLocation)."""
-        mark = event.start_mark
-        own: Location | Mark = _mark(mark)
+        is the `&`, so it is moved past `&name !tag `; through an alias, the
+        use and the anchored text (AliasLocation)."""
+        own = event.start_mark.index
         if event.anchor is not None or getattr(event, "tag", None) not in (None, "!"):
-            skipped = _PROPERTIES.match(self.text, mark.index)
+            skipped = _PROPERTIES.match(self.text, own)
             if skipped and "\n" not in skipped.group():
-                own = (own[0], own[1] + len(skipped.group()))
+                own += len(skipped.group())
         if self.via is None:
             return own
         return AliasLocation(self.via[1], self.via[0], self.located(own))
@@ -215,9 +214,11 @@ class _Reader:
                                  event.start_mark, event)
         elif event.anchor is not None:
             self.anchor(event)
-        self.values.setdefault(path, self.where(event))
+        if path not in self.values:
+            self.values[path] = self.where(event)
         if isinstance(event, ScalarEvent):
-            self.quoted[path] = event.style in ("'", '"')
+            if event.style in ("'", '"'):
+                self.quoted[path] = True
             return self.scalar(event, self.tag(event))
         if len(path) >= MAX_DEPTH:  # aliases can nest deeper than any one definition
             raise self.error(f"invalid YAML: nested more than {MAX_DEPTH} levels deep"
@@ -231,8 +232,8 @@ class _Reader:
             # it, and so do we (reading the events ourselves must not ignore tags)
             raise self.error(f"cannot read this value: YAML tag {tag!r} is not supported",
                              event.start_mark)  # at the tag itself
-        out = self.mapping(path, next_event, replay) if kind is MappingNode else \
-            self.sequence(path, next_event, replay)
+        out = self.mapping(path, next_event, replay, not event.flow_style) \
+            if kind is MappingNode else self.sequence(path, next_event, replay)
         if not replay and event.anchor is not None:
             self.anchors[event.anchor] = self.recording.pop()
         return out
@@ -254,8 +255,8 @@ class _Reader:
             out.append(self.value(event, path + (len(out),), next_event, replay))
         return out
 
-    def mapping(self, path: Path, next_event: Callable[[], Event], replay: bool
-                ) -> dict[Any, Any]:
+    def mapping(self, path: Path, next_event: Callable[[], Event], replay: bool,
+                block: bool) -> dict[Any, Any]:
         out: dict[Any, Any] = {}
         while not isinstance(event := next_event(), MappingEndEvent):
             aliased = isinstance(event, AliasEvent) and \
@@ -273,9 +274,32 @@ class _Reader:
             key = self.scalar(event, tag)
             if key in out:
                 raise self.error(f"duplicate key '{key}'", event.start_mark, event)
-            self.keys[path + (key,)] = self.where(event)
-            out[key] = self.value(next_event(), path + (key,), next_event, replay)
+            keyed = path + (key,)
+            self.keys[keyed] = self.where(event)
+            value = next_event()
+            out[key] = self.value(value, keyed, next_event, replay)
+            if self.pending and not (replay or aliased):
+                run = self.pending.get(event.start_mark.index)
+                if run is not None:
+                    self.splice(run, out, path, block, event, value)
         return out
+
+    def splice(self, run: Run, out: dict[Any, Any], path: Path, block: bool,
+               key: ScalarEvent, value: Event) -> None:
+        """Put a run's interior entries after its first line, once the parser
+        has shown that its lines are keys of this block mapping (yamlruns).  A
+        plain scalar's style is None from PyYAML's parser, "" from libyaml."""
+        plain = (not key.style and key.tag is None and key.anchor is None and block
+                 and type(value) is ScalarEvent and not value.style
+                 and value.tag is None and value.anchor is None
+                 and value.value == run.first_value and not self.recording)
+        if not plain or not out.keys().isdisjoint(run.keys):
+            raise _Unconfirmed  # a duplicate key's error comes from the ordinary reading
+        out.update(zip(run.keys, run.values))
+        last = self.loader.peek_event()
+        if type(last) is not ScalarEvent or last.start_mark.index != run.last_key:
+            raise _Unconfirmed
+        self.runs.append((path, run))
 
     def tag(self, event: ScalarEvent) -> str:
         if event.tag is None or event.tag == "!":

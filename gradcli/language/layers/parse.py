@@ -14,7 +14,7 @@ from gradcli.language.layers.activations import ACTIVATIONS
 from gradcli.language.layers.base import Layer, LayerKind
 from gradcli.language.layers.options import REQUIRED, Option, Schema
 from gradcli.language.layers.registry import REGISTRY
-from gradcli.language.yamlread import Document
+from gradcli.language.yamldoc import Document
 
 Path = tuple[Any, ...]
 
