@@ -47,6 +47,8 @@ def _files(folder: Path) -> None:
                        ("diag", "diag(x[0], 10**19)"), ("index", "x[9223372036854775808]"),
                        ("accent", "\"'ééé' + foo(x)\"")):
         (folder / f"{name}.yaml").write_text(SPEC % expr)
+    lines = "".join(f"  x{i}: {i * 0.5 + 0.25}\n" for i in range(200_000))
+    (folder / "many.yaml").write_text(f"inputs:\n{lines}outputs:\n  y: x0 + x199999\n")
 
 
 REPRODUCTIONS: dict[str, list[str]] = {
@@ -72,6 +74,7 @@ REPRODUCTIONS: dict[str, list[str]] = {
     "250-character -o name": ["eval", "s.yaml", "-o", "r" * 250],
     "check --junit nodir/r.xml": ["check", "s.yaml", "--junit", "nodir/r.xml"],
     "expect: rtol: -1": ["check", "rtol.yaml"],
+    "200,000 scalar inputs (eval)": ["eval", "many.yaml"],
 }
 
 
