@@ -72,10 +72,9 @@ def read_yaml(text: str, file: str, runs: bool = True) -> Document:
     positions = Positions(text)
     if runs and text.count("\n") > MIN_RUN:
         loader = LOADER("")
-        first_chars, resolve = loader.yaml_implicit_resolvers, loader.resolve
-        found = find_runs(text, lambda names: all(
-            name[0] not in first_chars or resolve(ScalarNode, name, (True, False)) == STR_TAG
-            for name in names))
+        resolve = loader.resolve
+        found = find_runs(text, "".join(loader.yaml_implicit_resolvers),
+                          lambda name: resolve(ScalarNode, name, (True, False)) == STR_TAG)
         if found is not None:
             try:
                 return _read(found.text, file, positions, found)

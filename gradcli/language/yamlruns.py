@@ -72,10 +72,13 @@ class Runs:
     by_first_key: dict[int, Run]
 
 
-def find_runs(text: str, all_strings: Callable[[set[str]], bool]) -> Runs | None:
-    """The runs of `text` (None if it has none): `all_strings(names)` says
-    whether plain keys stay strings (YAML 1.1 makes `on` and `null` a bool
-    and None; a run with such a key is left to the parser)."""
+def find_runs(text: str, implicit_first: str, is_string: Callable[[str], bool]) -> Runs | None:
+    """The runs of `text` (None if it has none).  YAML 1.1 makes some plain
+    keys no strings (`on` a bool, `null` None): a key starting with one of
+    `implicit_first` (where the resolver's implicit types start) is asked
+    `is_string`, and a run with another key is left to the parser, as is a
+    run with a duplicate key (the parser reports it)."""
+    special = re.compile(rf"^[ ]*([{re.escape(implicit_first)}][A-Za-z0-9_]*):", re.MULTILINE)
     found: dict[int, Run] = {}
     pieces: list[str] = []
     done = 0
@@ -85,19 +88,23 @@ def find_runs(text: str, all_strings: Callable[[set[str]], bool]) -> Runs | None
             continue
         first_end = text.index("\n", start) + 1
         last_start = text.rindex("\n", start, end - 1) + 1
-        entries = _ENTRY.findall(text, first_end, last_start)
-        keys, values = zip(*entries)
-        names = set(keys)
-        if len(names) < len(keys) or not all_strings(names):
-            continue  # the parser reports the duplicate, or reads the key
+        interior = text[first_end:last_start]
+        # every interior line is `name: number` (the match says so): its
+        # words alternate "name:" and number
+        words = interior.split()
+        keys, values = tuple(word[:-1] for word in words[0::2]), words[1::2]
+        if len(set(keys)) < len(keys) or \
+                not all(map(is_string, set(special.findall(interior)))):
+            continue
+        # a float has the line's only ".", an integer none
+        numbers = list(map(float, values)) if interior.count(".") == len(values) else \
+            [float(v) if "." in v else int(v) for v in values]
         first = _ENTRY.match(text, start)
         last = _ENTRY.match(text, last_start)
         assert first is not None and last is not None  # the run's own lines
         found[first.start(1)] = Run(text, first.start(1), first.group(2), last.start(1),
-                                    (first_end, last_start), keys,
-                                    [float(v) if "." in v else int(v) for v in values])
-        lines = len(keys)
-        pieces += [text[done:first_end], " " * (last_start - first_end - lines), "\n" * lines]
+                                    (first_end, last_start), keys, numbers)
+        pieces += [text[done:first_end], " " * (len(interior) - len(keys)), "\n" * len(keys)]
         done = last_start
     if not found:
         return None
