@@ -47,6 +47,19 @@ def _files(folder: Path) -> None:
                        ("diag", "diag(x[0], 10**19)"), ("index", "x[9223372036854775808]"),
                        ("accent", "\"'ééé' + foo(x)\"")):
         (folder / f"{name}.yaml").write_text(SPEC % expr)
+    chain = [f"  a{n}: sin(a{n - 1}) * cos(a{n - 1}) + a{n - 1}" for n in range(2, 12)]
+    (folder / "chain.yaml").write_text("inputs:\n  x: 0.7\nlet:\n  a1: sin(x)*cos(x)+x\n"
+                                       + "\n".join(chain) + "\noutputs:\n  f: a11\n")
+    (folder / "big.yaml").write_text("inputs:\n  x: {random: uniform, shape: [10000], seed: 0}"
+                                     "\noutputs:\n  y: sum(sin(x))\n")
+    (folder / "orders.yaml").write_text("inputs:\n  x: 1.0\noutputs:\n  y: x**2\n"
+                                        "expect:\n  orders: {100000: {x: 0}}\n")
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (536870912,), }"
+    header += b" " * (118 - len(header)) + b"\n"
+    (folder / "huge.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                                      + header)
+    with open(folder / "v3.npy", "wb") as handle:
+        np.lib.format.write_array(handle, np.array([1.0, 2.5]), version=(3, 0))
     lines = "".join(f"  x{i}: {i * 0.5 + 0.25}\n" for i in range(200_000))
     (folder / "many.yaml").write_text(f"inputs:\n{lines}outputs:\n  y: x0 + x199999\n")
 
@@ -75,6 +88,21 @@ REPRODUCTIONS: dict[str, list[str]] = {
     "check --junit nodir/r.xml": ["check", "s.yaml", "--junit", "nodir/r.xml"],
     "expect: rtol: -1": ["check", "rtol.yaml"],
     "200,000 scalar inputs (eval)": ["eval", "many.yaml"],
+    "11-line let chain (check)": ["check", "chain.yaml"],
+    "11-line let chain (symbolic)": ["symbolic", "chain.yaml"],
+    "10,000-element input (check)": ["check", "big.yaml"],
+    "expect: orders: {100000: ...}": ["check", "orders.yaml"],
+    "grad --order 1000000000": ["grad", "-e", "sum(x ** 2)", "--set", "x=1.0", "--order",
+                                "1000000000"],
+    "graph --grad --order 1000": ["graph", "-e", "sum(x ** 2)", "--set", "x=1.0", "--grad",
+                                  "--order", "1000"],
+    "pad(x, 10**6, mode='reflect')": ["eval", "-e", "sum(pad(x, 10**6, mode='reflect'))",
+                                      "--set", "x=[1.0, 2.0, 3.0]"],
+    "--set alias bomb": ["eval", "-e", "sum(x)", "--set", "x=[&a [1,1,1,1,1,1,1,1,1], " + ", ".join(
+        f"&{b} [{','.join(['*' + a] * 9)}]" for a, b in zip("abcde", "bcdef")) + "]"],
+    ".npy header declaring 4 GiB": ["eval", "-e", "sum(x)", "--set", "x=@huge.npy",
+                                    "--max-elements", str(10**9)],
+    ".npy format 3.0": ["eval", "-e", "sum(x)", "--set", "x=@v3.npy"],
 }
 
 

@@ -31,12 +31,19 @@ class Positions:
     def __init__(self, text: str) -> None:
         self.text = text
         self.starts: np.ndarray | None = None
+        # a value reached through an alias is located at its anchored text
+        # each time the alias is expanded (up to MAX_NODES times)
+        self.made: dict[tuple[str, int], Location] = {}
 
     def location(self, file: str, offset: int) -> Location:
-        if self.starts is None:
-            self.starts = _line_starts(self.text)
-        line = int(self.starts.searchsorted(offset, side="right"))
-        return Location(file, line, offset - int(self.starts[line - 1]) + 1)
+        made = self.made.get((file, offset))
+        if made is None:
+            if self.starts is None:
+                self.starts = _line_starts(self.text)
+            line = int(self.starts.searchsorted(offset, side="right"))
+            made = Location(file, line, offset - int(self.starts[line - 1]) + 1)
+            self.made[(file, offset)] = made
+        return made
 
 
 def _line_starts(text: str) -> np.ndarray:

@@ -33,7 +33,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from gradcli.errors import AliasLocation, Location, SpecError
 from gradcli.language.yamldoc import Document, Found, Path, Positions
-from gradcli.language.yamlruns import MIN_RUN, PLAIN_FLOAT, Run, Runs, find_runs
+from gradcli.language.yamlruns import MIN_RUN, PLAIN_FLOAT, PLAIN_INT, Run, Runs, find_runs
 
 # A "billion laughs" document expands aliases exponentially; real specs use
 # a few aliases, if any.  The values written in the file are bounded by its
@@ -46,6 +46,7 @@ MAX_DEPTH = 100
 PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 STR_TAG = "tag:yaml.org,2002:str"
 FLOAT_TAG = "tag:yaml.org,2002:float"
+INT_TAG = "tag:yaml.org,2002:int"
 MERGE_TAG = "tag:yaml.org,2002:merge"
 # libyaml's parser with PyYAML's safe resolver and constructor; the same
 # events from the pure-Python parser where PyYAML was built without libyaml.
@@ -56,6 +57,7 @@ _PROPERTIES = re.compile(r"(?:[&!]\S*\s+)+")  # `&anchor !tag ` before a value
 # instead of the resolver's walk through its expressions (a large spec is
 # mostly such numbers).  Anything else goes to the resolver.
 _PLAIN_FLOAT = re.compile(PLAIN_FLOAT)
+_PLAIN_INT = re.compile(PLAIN_INT)  # and decimal integers ("010" is octal: not this)
 def _mark(mark: yaml.Mark | None) -> tuple[int, int]:
     return (1, 1) if mark is None else (mark.line + 1, mark.column + 1)
 
@@ -306,6 +308,8 @@ class _Reader:
                 text = event.value
                 if _PLAIN_FLOAT.fullmatch(text):
                     return FLOAT_TAG
+                if _PLAIN_INT.fullmatch(text):
+                    return INT_TAG
                 if text[:1] not in self.first_chars:  # no implicit type starts so ("x1")
                     return STR_TAG
             return self.loader.resolve(ScalarNode, event.value, event.implicit)
@@ -319,6 +323,8 @@ class _Reader:
         text = event.value
         if tag == STR_TAG:
             return text
+        if tag == INT_TAG and _PLAIN_INT.fullmatch(text):
+            return int(text)  # what the constructor ends with for a plain decimal
         if tag == FLOAT_TAG and "_" not in text and ":" not in text:
             try:
                 return float(text)  # what the constructor ends with; not .inf, .nan

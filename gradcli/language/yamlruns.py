@@ -31,8 +31,8 @@ MIN_RUN = 64
 PLAIN_FLOAT = r"[-+]?[0-9]+\.[0-9]*(?:[eE][-+][0-9]+)?"  # a float under YAML 1.1, always
 # A decimal integer under YAML 1.1 ("010" is octal there, so not this), of
 # at most 18 digits (Python refuses to convert more than 4300).
-_PLAIN_INT = r"[-+]?(?:0|[1-9][0-9]{0,17})"
-_NUMBER = rf"(?:{PLAIN_FLOAT}|{_PLAIN_INT})"
+PLAIN_INT = r"[-+]?(?:0|[1-9][0-9]{0,17})"
+_NUMBER = rf"(?:{PLAIN_FLOAT}|{PLAIN_INT})"
 _NAME = r"[A-Za-z_][A-Za-z0-9_]{0,127}"  # libyaml allows simple keys up to 1024 characters
 _LINE = rf"{_NAME}:[ ]+{_NUMBER}[ ]*\n"
 # A maximal run of such lines at one indentation: the backreference repeats
