@@ -1,4 +1,5 @@
-"""The YAML reader's fast path for plain floats agrees with PyYAML's resolver."""
+"""The YAML reader's fast paths for plain floats and integers agree with
+PyYAML's resolver and constructors."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradcli.language.yamlread import _PLAIN_FLOAT, read_yaml
+from gradcli.language.yamlread import _PLAIN_FLOAT, _PLAIN_INT, read_yaml
 
 NUMBERISH = st.text(alphabet="0123456789.+-eE_:", min_size=1, max_size=12)
+INTISH = st.text(alphabet="0123456789+-_", min_size=1, max_size=22)
 WORDISH = st.text(alphabet="abnotyfxNTYFO~_.0123456789-:<=", min_size=0, max_size=8)
 
 
@@ -20,12 +22,22 @@ def test_a_plain_float_is_what_the_resolver_makes_a_float(text: str) -> None:
         assert resolved == "tag:yaml.org,2002:float", text
 
 
+@settings(max_examples=2000, deadline=None)
+@given(INTISH)
+def test_a_plain_integer_is_what_the_resolver_makes_an_int(text: str) -> None:
+    resolved = yaml.SafeLoader("").resolve(yaml.ScalarNode, text, (True, False))
+    if _PLAIN_INT.fullmatch(text):
+        assert resolved == "tag:yaml.org,2002:int", text
+        assert_read_as_safe_load(f"v: {text}\n")
+
+
 def assert_read_as_safe_load(document: str) -> None:
     try:
         expected = yaml.safe_load(document)
     except (yaml.YAMLError, ValueError):
         return  # the reader's refusals are tested in test_hostile*.py
-    assert read_yaml(document, "s.yaml").data == expected
+    # repr tells 1 from 1.0 and True, and matches nan with nan
+    assert repr(read_yaml(document, "s.yaml").data) == repr(expected)
 
 
 @settings(max_examples=500, deadline=None)
