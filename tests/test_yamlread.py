@@ -14,21 +14,14 @@ INTISH = st.text(alphabet="0123456789+-_", min_size=1, max_size=22)
 WORDISH = st.text(alphabet="abnotyfxNTYFO~_.0123456789-:<=", min_size=0, max_size=8)
 
 
-@settings(max_examples=2000, deadline=None)
-@given(NUMBERISH)
-def test_a_plain_float_is_what_the_resolver_makes_a_float(text: str) -> None:
+@settings(max_examples=4000, deadline=None)
+@given(st.one_of(NUMBERISH, INTISH))
+def test_plain_numbers_are_what_the_resolver_and_constructors_make(text: str) -> None:
     resolved = yaml.SafeLoader("").resolve(yaml.ScalarNode, text, (True, False))
-    if _PLAIN_FLOAT.fullmatch(text):
-        assert resolved == "tag:yaml.org,2002:float", text
-
-
-@settings(max_examples=2000, deadline=None)
-@given(INTISH)
-def test_a_plain_integer_is_what_the_resolver_makes_an_int(text: str) -> None:
-    resolved = yaml.SafeLoader("").resolve(yaml.ScalarNode, text, (True, False))
-    if _PLAIN_INT.fullmatch(text):
-        assert resolved == "tag:yaml.org,2002:int", text
-        assert_read_as_safe_load(f"v: {text}\n")
+    for pattern, tag in ((_PLAIN_FLOAT, "float"), (_PLAIN_INT, "int")):
+        if pattern.fullmatch(text):
+            assert resolved == f"tag:yaml.org,2002:{tag}", text
+            assert_read_as_safe_load(f"v: {text}\n")
 
 
 def assert_read_as_safe_load(document: str) -> None:
