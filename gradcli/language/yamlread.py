@@ -5,9 +5,11 @@ We read PyYAML's parser events and build the values ourselves, in one pass
 duplicate keys are errors rather than silently dropped, and nesting and
 alias expansion are bounded.  The events come from libyaml's C parser when
 PyYAML has it (its wheels do): the pure-Python scanner costs some 100 µs a
-value, and a spec of 200,000 inputs must load in a second or two.  No node
-tree is composed: an anchored node's events are kept and replayed where an
-alias names it, counted against MAX_NODES.
+value, and a spec of 200,000 inputs must load in a second or two (long
+runs of `name: number` lines skip the events: yamlruns.py).  No node tree
+is composed: an anchored node's events are kept and replayed where an alias
+names it, counted against MAX_NODES.  Where values are is kept as
+character offsets (yamldoc.py).
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ _PROPERTIES = re.compile(r"(?:[&!]\S*\s+)+")  # `&anchor !tag ` before a value
 # mostly such numbers).  Anything else goes to the resolver.
 _PLAIN_FLOAT = re.compile(PLAIN_FLOAT)
 _PLAIN_INT = re.compile(PLAIN_INT)  # and decimal integers ("010" is octal: not this)
+
+
 def _mark(mark: yaml.Mark | None) -> tuple[int, int]:
     return (1, 1) if mark is None else (mark.line + 1, mark.column + 1)
 

@@ -1,12 +1,13 @@
 """Long runs of `name: number` lines, read without the event parser.
 
 A spec of 200,000 scalar inputs is 200,000 lines `  x1: 0.5`, and libyaml
-alone spends some 2 µs a line making their events and marks; the issue's
-budget for loading them is 2 s.  So a run of at least MIN_RUN consecutive
-lines of exactly that form, at one indentation, is read here by regular
-expressions, and the parser is given the text with the run's interior (all
-lines but its first and last) turned into blank lines of the same length:
-every offset, line and column after it stays what it was.
+alone spends some 2 µs a line making their events and marks; the budget
+for loading them is 2 s (docs/limits.md).  So a run of at least MIN_RUN
+consecutive lines of exactly that form, at one indentation, is read here by
+regular expressions, and the parser is given the text with the run's
+interior (all lines but its first and last) turned into as many blank lines
+of as many characters: every offset, line and column after it stays what
+it was.
 
 The reader then confirms what the lines are, because a regular expression
 cannot see context (the lines might be inside a block scalar, a quoted
