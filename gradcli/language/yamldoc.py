@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gradcli.errors import Location
-from gradcli.language.yamlruns import Run
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from gradcli.language.yamlruns import Run
 
 Path = tuple[Any, ...]
 # What YAML counts as a line break besides \r (libyaml's marks count these).

@@ -105,7 +105,8 @@ def _read(text: str, file: str, positions: Positions, runs: Runs | None) -> Docu
         raise SpecError(f"invalid YAML: {problem}", where) from None
     except yaml.reader.ReaderError as exc:  # a character YAML forbids (NUL, ...)
         raise SpecError(f"invalid YAML: the character U+{exc.character:04X} is not allowed "
-                        "(a YAML file is text)", _position(file, text, exc.position)) from None
+                        "(a YAML file is text)", _position(file, positions, exc.position)) \
+            from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {' '.join(str(exc).split())}",
                         Location(file, 1, 1)) from None
@@ -117,13 +118,14 @@ def _read(text: str, file: str, positions: Positions, runs: Runs | None) -> Docu
                     tuple(reader.runs))
 
 
-def _position(file: str, text: str, offset: int) -> Location:
+def _position(file: str, positions: Positions, offset: int) -> Location:
     """FILE:LINE:COL of a reader error, which carries only an offset: in
     bytes of the UTF-8 text from libyaml, in characters from PyYAML's own
     reader; columns count characters."""
+    text = positions.text
     position = len(text.encode("utf-8", "surrogatepass")[:offset].decode("utf-8", "ignore")) \
         if LOADER is not yaml.SafeLoader else offset
-    return Positions(text).location(file, position)
+    return positions.location(file, position)
 
 
 class _Reader:
@@ -310,12 +312,12 @@ class _Reader:
         if event.tag is None or event.tag == "!":
             if event.implicit[0]:
                 text = event.value
+                if text[:1] not in self.first_chars:  # no implicit type starts so ("x1")
+                    return STR_TAG
                 if _PLAIN_FLOAT.fullmatch(text):
                     return FLOAT_TAG
                 if _PLAIN_INT.fullmatch(text):
                     return INT_TAG
-                if text[:1] not in self.first_chars:  # no implicit type starts so ("x1")
-                    return STR_TAG
             return self.loader.resolve(ScalarNode, event.value, event.implicit)
         return event.tag
 

@@ -38,8 +38,10 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_]{0,127}"  # libyaml allows simple keys up to 1024
 _LINE = rf"{_NAME}:[ ]+{_NUMBER}[ ]*\n"
 # A maximal run of such lines at one indentation: the backreference repeats
 # the first line's indentation, and a name's first character is no space.
-_RUN = re.compile(rf"^([ ]*){_LINE}(?:\1{_LINE})*", re.MULTILINE)
-_ENTRY = re.compile(rf"[ ]*({_NAME}):[ ]+({_NUMBER})[ ]*\n")
+# Both are compiled when first used (re keeps them), not at import: every
+# `gradcli grad` imports this module, few specs have a run.
+_RUN = rf"^([ ]*){_LINE}(?:\1{_LINE})*"
+_ENTRY = rf"[ ]*({_NAME}):[ ]+({_NUMBER})[ ]*\n"
 
 
 @dataclass
@@ -61,7 +63,7 @@ class Run:
         asked for: only error messages and origins ask)."""
         if self._offsets is None:
             self._offsets = {m.group(1): (m.start(1), m.start(2)) for m in
-                             _ENTRY.finditer(self.text, *self.interior)}
+                             re.compile(_ENTRY).finditer(self.text, *self.interior)}
         return self._offsets.get(key)
 
 
@@ -79,11 +81,12 @@ def find_runs(text: str, implicit_first: str, is_string: Callable[[str], bool]) 
     `implicit_first` (where the resolver's implicit types start) is asked
     `is_string`, and a run with another key is left to the parser, as is a
     run with a duplicate key (the parser reports it)."""
+    entry = re.compile(_ENTRY)
     special = re.compile(rf"^[ ]*([{re.escape(implicit_first)}][A-Za-z0-9_]*):", re.MULTILINE)
     found: dict[int, Run] = {}
     pieces: list[str] = []
     done = 0
-    for match in _RUN.finditer(text):
+    for match in re.finditer(_RUN, text, re.MULTILINE):
         start, end = match.span()
         if text.count("\n", start, end) < MIN_RUN:
             continue
@@ -100,8 +103,8 @@ def find_runs(text: str, implicit_first: str, is_string: Callable[[str], bool]) 
         # a float has the line's only ".", an integer none
         numbers = list(map(float, values)) if interior.count(".") == len(values) else \
             [float(v) if "." in v else int(v) for v in values]
-        first = _ENTRY.match(text, start)
-        last = _ENTRY.match(text, last_start)
+        first = entry.match(text, start)
+        last = entry.match(text, last_start)
         assert first is not None and last is not None  # the run's own lines
         found[first.start(1)] = Run(text, first.start(1), first.group(2), last.start(1),
                                     (first_end, last_start), keys, numbers)
